@@ -1,0 +1,311 @@
+"""Fixtures for the whole suite (flaskr style): a real database, the app, clients per role, a live server, Chromium.
+
+The database is SQLite in a temporary folder by default; with TEST_DATABASE_URL it is a throwaway schema in that
+PostgreSQL database, and TEST_REDIS_URL gives the app a Redis. Nothing here mocks our own storage.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.team import directory
+from webapp.team.models import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PASSWORD = "correct horse 42"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+# ---- the database ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'direto-test.sqlite3'}"
+        return
+    from webapp.config import normalise_database_url
+
+    url = normalise_database_url(url)
+    schema = f"direto_test_{secrets.token_hex(4)}"
+    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    # Every connection, ours and the live server's, works inside the throwaway schema.
+    yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def test_settings(database_url, instance_path):
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL") or None,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashes: tests create many users
+        "META_SANDBOX": False,
+        "PUBLIC_BASE_URL": "http://localhost",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(test_settings):
+    from flask_migrate import upgrade
+
+    app = create_app(test_settings)
+    with app.app_context():
+        upgrade()  # the real migrations, as production runs them
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request, app):
+    """Each test starts from empty tables (the schema stays: migrations ran once)."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+# ---- clients and people -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path="/login") -> str:
+    """The CSRF token a page would give a browser (read from the page's meta tag)."""
+    response = client.get(path)
+    match = CSRF_META.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} ({response.status_code})"
+    return match.group(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user with TEST_PASSWORD; departments are created by name when missing."""
+
+    def make(role=Role.AGENT, email=None, name=None, departments=("Vendas",), active=True, language="pt_BR"):
+        role = Role(role)
+        with app.app_context():
+            user = directory.create_user(
+                name=name or f"{role.value.title()} {secrets.token_hex(2)}",
+                email=email or f"{role.value}-{secrets.token_hex(3)}@example.test",
+                password=TEST_PASSWORD,
+                role=role,
+                language=language,
+                departments=[directory.ensure_department(d) for d in departments],
+                hash_method="pbkdf2:sha256:1000",
+            )
+            user.active = active
+            db.session.commit()
+            return {"id": user.id, "email": user.email, "name": user.name, "role": role}
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email, password=TEST_PASSWORD, remember=False, **kwargs):
+        data = {"email": email, "password": password, "csrf_token": csrf_token(self._client)}
+        if remember:
+            data["remember"] = "y"
+        return self._client.post("/login", data=data, **kwargs)
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def _signed_in(app, make_user, role, **kwargs):
+    client = app.test_client()
+    user = make_user(role, **kwargs)
+    response = AuthActions(client).login(user["email"])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def admin_client(app, make_user):
+    return _signed_in(app, make_user, Role.ADMIN, departments=())
+
+
+@pytest.fixture
+def supervisor_client(app, make_user):
+    return _signed_in(app, make_user, Role.SUPERVISOR, departments=())
+
+
+@pytest.fixture
+def agent_client(app, make_user):
+    return _signed_in(app, make_user, Role.AGENT, departments=("Vendas",))
+
+
+def htmx(**headers):
+    """Headers htmx sends with its requests."""
+    return {"HX-Request": "true", **headers}
+
+
+# ---- the real server and a real browser ---------------------------------------------------------
+
+
+def _listening_socket() -> socket.socket:
+    """Bound and listening before gunicorn starts: requests queue instead of racing its start-up."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+class LiveServer:
+    def __init__(self, url, process, log_path):
+        self.url, self.process, self.log_path = url, process, log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def live_server(app, test_settings, tmp_path_factory):
+    """Direto served as in production: gunicorn with the gevent worker, in a subprocess, on a free port."""
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("live") / "server.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_settings["SQLALCHEMY_DATABASE_URI"],
+        "INSTANCE_PATH": test_settings["INSTANCE_PATH"],
+        "SECRET_KEY": test_settings["SECRET_KEY"],
+        "TOKEN_ENCRYPTION_KEY": test_settings["TOKEN_ENCRYPTION_KEY"],
+        "PASSWORD_HASH_METHOD": test_settings["PASSWORD_HASH_METHOD"],
+        "PUBLIC_BASE_URL": url,
+        "META_SANDBOX": "0",
+        "REDIS_URL": test_settings["REDIS_URL"] or "",
+    }
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
+         "--bind", f"fd://{sock.fileno()}", "--no-control-socket", "--access-logfile", "-", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
+    )
+    sock.close()  # gunicorn holds its own copy of the listening socket
+    server = LiveServer(url, process, log_path)
+    try:
+        # The socket already listens, so this waits for the worker instead of failing.
+        response = requests.get(f"{url}/healthz", timeout=60)
+        assert response.status_code == 200, server.log()
+    except Exception:
+        process.kill()
+        raise RuntimeError(f"the live server did not start:\n{server.log()}")
+    yield server
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+def _chromium_or_skip():
+    if os.path.exists(CHROMIUM):
+        return
+    message = f"Chromium not found at {CHROMIUM}: install Debian's chromium (apt-get install chromium) to run browser tests"
+    if os.environ.get("CI"):
+        pytest.fail(message)  # CI installs it: a missing browser there is a broken pipeline, not a skip
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def screen(request):
+    """Run a browser test at desktop size and at phone size (360 px, touch)."""
+    return request.param
+
+
+@pytest.fixture
+def page(browser, screen, live_server, request):
+    context = browser.new_context(locale="pt-BR", base_url=live_server.url, **(DESKTOP if screen == "desktop" else PHONE))
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # HTTP errors the test expects (a 404, a 422 form) are asserted where they happen; anything else the
+    # console reports as an error (a CSP violation, a script error) fails the test.
+    page.on("console", lambda msg: msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            and errors.append(msg.text))
+    yield page
+    artifacts = ROOT / "test-artifacts"
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    # A page that throws or breaks its CSP fails the test even if the assertions passed.
+    assert not errors, f"browser console errors: {errors}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,78 @@
+"""Direto: a customer-service inbox for Instagram Direct.
+
+create_app() reads as the table of contents of the application.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from webapp import config as settings_module
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    # INSTANCE_PATH moves secrets, the SQLite file and media elsewhere (tests, packaged installs).
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or ROOT / "instance"
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(settings_module.load(app.instance_path, overrides=test_config))
+    settings_module.check_production(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    from webapp.core.logging import install_redaction
+
+    install_redaction(logging.getLogger())
+    install_redaction(app.logger)
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp.core import errors, i18n, security, static
+    from webapp.extensions import babel, csrf, db, login_manager, migrate
+    from webapp.team import auth_loader
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    auth_loader.init_app(app, login_manager)
+    security.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    static.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.admin.views import bp as admin_bp
+    from webapp.auth.views import bp as auth_bp
+    from webapp.connections.views import bp as connections_bp
+    from webapp.core.views import bp as core_bp
+    from webapp.inbox.views import bp as inbox_bp
+
+    for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_commands(app: Flask) -> None:
+    from webapp.demo.cli import init_instance, seed_demo
+    from webapp.team.cli import create_user
+
+    for command in (create_user, init_instance, seed_demo):
+        app.cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Instagram connections: the wizard, Facebook Login, health and reauthorization."""

@@ -1,0 +1,51 @@
+"""Health check and the language switch."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from webapp.core.i18n import LANGUAGE_COOKIE, normalise
+from webapp.core.urls import safe_next
+from webapp.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Load balancers and operators: is the database answering?"""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "not healthy", never a traceback
+        db.session.rollback()
+        checks["database"] = f"error: {type(exc).__name__}"
+    if current_app.config["REDIS_URL"]:
+        checks["redis"] = _redis_status(current_app.config["REDIS_URL"])
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify(status="ok" if healthy else "error", **checks), 200 if healthy else 503
+
+
+def _redis_status(url: str) -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+        return "ok"
+    except redis.RedisError as exc:
+        return f"error: {type(exc).__name__}"
+
+
+@bp.post("/language")
+def set_language():
+    language = normalise(request.form.get("language"))
+    response = redirect(safe_next(request.form.get("next")) or url_for("inbox.chat"))
+    if language is None:
+        return response
+    if current_user.is_authenticated:
+        current_user.language = language
+        db.session.commit()
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

@@ -1,0 +1,1 @@
+"""The demo that `make run` serves: instance secrets and a small team, written once and then kept."""

@@ -1,0 +1,16 @@
+"""Every Flask extension object lives here, created unbound and attached in create_app()."""
+from authlib.integrations.flask_client import OAuth
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+
+from webapp.database import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+oauth = OAuth()

@@ -1,0 +1,1 @@
+"""The agent workspace: Chat and Histórico."""

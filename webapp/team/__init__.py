@@ -1,0 +1,1 @@
+"""The team: users, their roles and departments, and who may see what."""
