@@ -1,5 +1,4 @@
 """Every Flask extension object lives here, created unbound and attached in create_app()."""
-from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -13,4 +12,3 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-oauth = OAuth()
