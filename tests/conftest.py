@@ -5,13 +5,13 @@ PostgreSQL database, and TEST_REDIS_URL gives the app a Redis. Nothing here mock
 """
 from __future__ import annotations
 
+import html
 import os
 import re
 import secrets
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -183,6 +183,23 @@ def supervisor_client(app, make_user):
 @pytest.fixture
 def agent_client(app, make_user):
     return _signed_in(app, make_user, Role.AGENT, departments=("Vendas",))
+
+
+@pytest.fixture
+def english_admin(app, make_user):
+    """An admin who reads English, for tests about behaviour rather than wording; `.token` is a CSRF token."""
+    client = _signed_in(app, make_user, Role.ADMIN, departments=(), language="en")
+    client.token = csrf_token(client, "/")
+    return client
+
+
+def value_of(body: str, name: str) -> str | None:
+    """The value of the input named `name` in an HTML answer, or None when there is no such input."""
+    tag = re.search(rf'<input[^>]*\bname="{re.escape(name)}"[^>]*>', body)
+    if tag is None:
+        return None
+    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
+    return html.unescape(value.group(1)) if value else ""
 
 
 def htmx(**headers):

@@ -3,6 +3,7 @@ import json
 import stat
 
 from tests.conftest import AuthActions
+from webapp.bots.models import Bot
 from webapp.extensions import db
 from webapp.team.models import Department, Role, find_user_by_email
 
@@ -65,6 +66,9 @@ def test_seed_demo_creates_the_demo_team_once(app, runner):
             assert names == ["Recepção", "Suporte", "Vendas"]
             assert [d.name for d in find_user_by_email("bruno@direto.local").departments] == ["Vendas"]
             assert find_user_by_email("admin@direto.local").role == Role.ADMIN
+            bot = db.session.scalar(db.select(Bot))
+            assert bot.name == "Triagem" and [o.label for o in bot.options] == ["Vendas", "Suporte"]
+            assert bot.schedule.name == "Horário comercial"
         with open(app.instance_path + "/direto.json") as fh:
             password = json.load(fh)["DEMO_ADMIN_PASSWORD"]
         assert AuthActions(app.test_client()).login("admin@direto.local", password).status_code == 302

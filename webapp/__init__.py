@@ -62,11 +62,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.admin.views import bp as admin_bp
     from webapp.auth.views import bp as auth_bp
+    from webapp.bots.views import bp as bots_bp
     from webapp.connections.views import bp as connections_bp
     from webapp.core.views import bp as core_bp
     from webapp.inbox.views import bp as inbox_bp
+    from webapp.workspace.views import bp as workspace_bp
 
-    for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp):
+    for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp, bots_bp, workspace_bp):
         app.register_blueprint(blueprint)
 
 

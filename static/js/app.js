@@ -16,6 +16,12 @@
     if (field) field.focus();
   });
 
+  // Plain (non-htmx) forms ask before destructive actions: <form data-confirm="Are you sure?">.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   // A network failure during an htmx request must not pass silently.
   document.addEventListener("htmx:sendError", function () {
     document.body.classList.add("is-offline");

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.admin.forms import ROLE_LABELS, DepartmentForm, UserForm
-from webapp.core.pages import is_htmx, page_or_fragment
+from webapp.core.pages import page_or_fragment, section_or_redirect
 from webapp.extensions import db
 from webapp.team import directory
 from webapp.team.access import admin_required
@@ -41,12 +41,6 @@ def _users_section(form=None, editing=None, notice=None, status=200):
     )
 
 
-def _done(endpoint, section, notice):
-    """After a change: htmx gets the refreshed section, a plain form post is redirected (no double submit)."""
-    if is_htmx():
-        return section(notice=notice)
-    return redirect(url_for(endpoint))
-
 
 @bp.get("/users")
 @admin_required
@@ -79,7 +73,7 @@ def create_user():
         except directory.TeamError as error:
             form.email.errors.append(str(error))
         else:
-            return _done("admin.users", _users_section, _("User %(name)s created.", name=user.name))
+            return section_or_redirect("admin.users", _users_section, _("User %(name)s created.", name=user.name))
     return _users_section(form=form, status=422)
 
 
@@ -126,7 +120,7 @@ def update_user(user_id: int):
             target = form.role if error.field == "role" else form.email
             target.errors.append(str(error))
         else:
-            return _done("admin.users", _users_section, _("User %(name)s saved.", name=user.name))
+            return section_or_redirect("admin.users", _users_section, _("User %(name)s saved.", name=user.name))
     return _users_section(form=form, editing=user, status=422)
 
 
@@ -139,7 +133,7 @@ def toggle_user(user_id: int):
     except directory.TeamError as error:
         return _users_section(notice=str(error), status=422)
     notice = _("%(name)s reactivated.", name=user.name) if user.active else _("%(name)s deactivated.", name=user.name)
-    return _done("admin.users", _users_section, notice)
+    return section_or_redirect("admin.users", _users_section, notice)
 
 
 # ---- departments -------------------------------------------------------------------------------
@@ -187,7 +181,7 @@ def create_department():
         except directory.TeamError as error:
             form.name.errors.append(str(error))
         else:
-            return _done("admin.departments", _departments_section, _("Department %(name)s created.", name=department.name))
+            return section_or_redirect("admin.departments", _departments_section, _("Department %(name)s created.", name=department.name))
     return _departments_section(form=form, status=422)
 
 
@@ -209,7 +203,7 @@ def update_department(department_id: int):
         except directory.TeamError as error:
             form.name.errors.append(str(error))
         else:
-            return _done("admin.departments", _departments_section, _("Department %(name)s saved.", name=department.name))
+            return section_or_redirect("admin.departments", _departments_section, _("Department %(name)s saved.", name=department.name))
     return _departments_section(form=form, editing=department, status=422)
 
 
@@ -223,4 +217,4 @@ def toggle_department(department_id: int):
         if department.active
         else _("Department %(name)s deactivated.", name=department.name)
     )
-    return _done("admin.departments", _departments_section, notice)
+    return section_or_redirect("admin.departments", _departments_section, notice)

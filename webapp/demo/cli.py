@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp.config import INSTANCE_FILE
+from webapp.bots import store as bot_store
 from webapp.team import directory
 from webapp.team.models import Role, find_user_by_email
 
@@ -63,8 +64,12 @@ def init_instance():
 @with_appcontext
 def seed_demo(url):
     """Create the demo departments and users if missing, then print where to sign in."""
-    for name in DEMO_DEPARTMENTS:
-        directory.ensure_department(name)
+    departments = {name: directory.ensure_department(name) for name in DEMO_DEPARTMENTS}
+    # A triage bot, so the first connection can be created at once.
+    bot_store.ensure_default_bot(
+        departments["Recepção"].id,
+        menu=[("Vendas", departments["Vendas"].id), ("Suporte", departments["Suporte"].id)],
+    )
     logins = []
     for key, name, email, role, departments in DEMO_USERS:
         password = _stored(key)

@@ -1,0 +1,1 @@
+"""Bots (Robôs) and business hours: their configuration, and the pure rules of webapp.bots.hours."""

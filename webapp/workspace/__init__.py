@@ -1,0 +1,1 @@
+"""The workspace's shared vocabulary and settings: subjects, quick replies and the company settings."""
