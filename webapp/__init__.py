@@ -33,7 +33,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
+    mount_sandbox(app)
     return app
+
+
+def mount_sandbox(app: Flask) -> None:
+    """Meta's stand-in answers at /sandbox only when META_SANDBOX is on (never in production)."""
+    from webapp.sandbox import mount
+
+    mount(app)
 
 
 def configure_logging(app: Flask) -> None:

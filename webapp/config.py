@@ -19,6 +19,10 @@ SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "FACEBOOK_CLIENT_SECRET
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
+# The Meta app the sandbox plays when no other is configured (docs/sandbox.md).
+SANDBOX_APP_ID = "1234567890123456"
+SANDBOX_APP_SECRET = "sandbox-app-secret"
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot run safely; the message says what to set."""
@@ -76,8 +80,9 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": get("REDIS_URL"),
         "PUBLIC_BASE_URL": public_base_url,
-        "FACEBOOK_CLIENT_ID": get("FACEBOOK_CLIENT_ID"),
-        "FACEBOOK_CLIENT_SECRET": get("FACEBOOK_CLIENT_SECRET"),
+        # With the sandbox on and no Meta app configured, Direto uses the app the sandbox plays.
+        "FACEBOOK_CLIENT_ID": get("FACEBOOK_CLIENT_ID", SANDBOX_APP_ID if sandbox else None),
+        "FACEBOOK_CLIENT_SECRET": get("FACEBOOK_CLIENT_SECRET", SANDBOX_APP_SECRET if sandbox else None),
         "META_VERIFY_TOKEN": get("META_VERIFY_TOKEN", DEFAULT_META_VERIFY_TOKEN),
         "META_SANDBOX": sandbox,
         # Host mapping: the sandbox answers at these paths exactly as Meta does at its hosts.
@@ -87,6 +92,7 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         ),
         "META_GRAPH_VERSION": get("META_GRAPH_VERSION", "v24.0"),
         "SANDBOX_WEBHOOK_URL": get("SANDBOX_WEBHOOK_URL", f"{public_base_url}/webhooks/instagram"),
+        "SANDBOX_DATABASE_URL": get("SANDBOX_DATABASE_URL"),  # None: instance/sandbox.sqlite3
         "MEDIA_ROOT": get("MEDIA_ROOT", str(instance / "media")),
         "LOGIN_THROTTLE_ATTEMPTS": int(get("LOGIN_THROTTLE_ATTEMPTS", 5)),
         "LOGIN_THROTTLE_WINDOW_SECONDS": int(get("LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60)),
