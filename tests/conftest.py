@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from webapp import create_app
+from webapp.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET
 from webapp.extensions import db
 from webapp.team import directory
 from webapp.team.models import Role
@@ -242,8 +243,15 @@ def live_server(app, test_settings, tmp_path_factory):
         "TOKEN_ENCRYPTION_KEY": test_settings["TOKEN_ENCRYPTION_KEY"],
         "PASSWORD_HASH_METHOD": test_settings["PASSWORD_HASH_METHOD"],
         "PUBLIC_BASE_URL": url,
-        "META_SANDBOX": "0",
         "REDIS_URL": test_settings["REDIS_URL"] or "",
+        # Meta is the sandbox, mounted at /sandbox of the live server with its own database.
+        "META_SANDBOX": "1",
+        "SANDBOX_DATABASE_URL": f"sqlite:///{log_path.parent / 'sandbox.sqlite3'}",
+        "FACEBOOK_CLIENT_ID": SANDBOX_APP_ID,
+        "FACEBOOK_CLIENT_SECRET": SANDBOX_APP_SECRET,
+        "META_VERIFY_TOKEN": "live-verify-token",
+        # In-process apps (http://localhost) log in through this sandbox too.
+        "SANDBOX_REDIRECT_PREFIXES": f"{url}/,http://localhost/",
     }
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -264,6 +272,49 @@ def live_server(app, test_settings, tmp_path_factory):
     process.terminate()
     process.wait(timeout=15)
     log.close()
+
+
+class SandboxControl:
+    """The sandbox's control API on the live server (docs/sandbox.md)."""
+
+    def __init__(self, base_url: str):
+        self.url = f"{base_url}/sandbox/api"
+
+    def get(self, path: str) -> dict:
+        response = requests.get(f"{self.url}/{path.lstrip('/')}", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, **payload) -> dict:
+        response = requests.post(f"{self.url}/{path.lstrip('/')}", json=payload, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else {}
+
+    def fault(self, endpoint: str, **fault) -> dict:
+        return self.post("faults", endpoint=endpoint, **fault)
+
+    def reset(self) -> None:
+        self.post("reset")
+
+
+@pytest.fixture
+def sandbox(live_server):
+    """Meta, as the live server's sandbox; put back to its seed after each test."""
+    control = SandboxControl(live_server.url)
+    yield control
+    control.reset()
+
+
+@pytest.fixture(scope="session")
+def meta_app(test_settings, live_server):
+    """An in-process Direto whose Meta is the live server's sandbox, over real HTTP on loopback."""
+    return create_app({
+        **test_settings,
+        "META_GRAPH_URL": f"{live_server.url}/sandbox/graph/",
+        "META_OAUTH_DIALOG_URL": f"{live_server.url}/sandbox/www/",
+        "FACEBOOK_CLIENT_ID": SANDBOX_APP_ID,
+        "FACEBOOK_CLIENT_SECRET": SANDBOX_APP_SECRET,
+    })
 
 
 def _chromium_or_skip():

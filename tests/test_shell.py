@@ -103,12 +103,15 @@ def test_every_ui_text_has_a_portuguese_translation():
     """An English msgid without a pt-BR string would show English to a Brazilian team."""
     with open(ROOT / "webapp/translations/pt_BR/LC_MESSAGES/messages.mo", "rb") as fh:
         catalog = read_mo(fh)
-    translated = {m.id for m in catalog if m.id and m.string}
+    # read_mo gives contexts as bytes
+    translated = {(m.id, m.context.decode() if isinstance(m.context, bytes) else m.context)
+                  for m in catalog if m.id and m.string}
     method_map = [("webapp/**.py", "python"), ("templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
+                "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}
     missing = set()
-    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, keywords=keywords):
+    for _, _, message, _, context in extract_from_dir(str(ROOT), method_map, keywords=keywords):
         msgid = message[0] if isinstance(message, tuple) else message
-        if msgid not in translated:
-            missing.add(msgid)
+        if (msgid, context) not in translated:
+            missing.add((context, msgid) if context else msgid)
     assert not missing, f"missing pt-BR translations (run `make extract-messages`): {sorted(missing)}"

@@ -52,6 +52,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from webapp import connections
     from webapp.core import errors, i18n, security, static
     from webapp.extensions import babel, csrf, db, login_manager, migrate
     from webapp.team import auth_loader
@@ -65,6 +66,7 @@ def register_extensions(app: Flask) -> None:
     i18n.init_app(app)
     errors.init_app(app)
     static.init_app(app)
+    connections.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 
 from . import faults, threads, webhooks, world
 from .models import (
-    Conversation, Customer, Delivery, DeliveryAttempt, Fault, FbUser, IgAccount, Page, PageRole, WebhookEvent,
+    Conversation, Customer, Delivery, DeliveryAttempt, Fault, FbUser, IgAccount, Page, PageRole, Subscription,
+    WebhookEvent,
 )
 from .runtime import current
 from .settings import parse_schedule
@@ -61,13 +62,14 @@ def _rules():
 def world_view():
     """Users, their pages (with tokens' targets), Instagram accounts, customers and their IGSIDs."""
     with current().store.tx() as session:
+        subscribed = {row.page_id: sorted(row.fields or []) for row in session.scalars(select(Subscription))}
         users = []
         for user in session.scalars(select(FbUser).order_by(FbUser.position)):
             pages = session.execute(select(Page, PageRole).join(PageRole, PageRole.page_id == Page.id)
                                     .where(PageRole.user_id == user.id).order_by(PageRole.position)).all()
             users.append({"id": user.id, "name": user.name, "pages": [
                 {"id": page.id, "name": page.name, "instagram_business_account": page.ig_account_id,
-                 "tasks": role.tasks} for page, role in pages]})
+                 "tasks": role.tasks, "subscribed_fields": subscribed.get(page.id)} for page, role in pages]})
         accounts = [{"id": ig.id, "username": ig.username, "name": ig.name}
                     for ig in session.scalars(select(IgAccount).order_by(IgAccount.username))]
         customers = []

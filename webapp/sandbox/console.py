@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, make_response, render_template, request
 from sqlalchemy import select
 
-from .models import Delivery, DeliveryAttempt
+from .models import Delivery, DeliveryAttempt, Page, Subscription
 from .runtime import current
 
 console = Blueprint("console", __name__)
@@ -13,7 +13,14 @@ console = Blueprint("console", __name__)
 @console.get("/")
 def home():
     sandbox = current()
-    return render_template("sandbox/home.html", settings=sandbox.settings, knobs=sandbox.knobs())
+    with sandbox.store.tx() as session:
+        # What the App Dashboard shows: the pages this app is installed on, with their webhook fields.
+        subscribed = [
+            {"page": page.name, "page_id": page.id, "fields": sorted(subscription.fields or [])}
+            for subscription, page in session.execute(
+                select(Subscription, Page).join(Page, Page.id == Subscription.page_id).order_by(Page.name))
+        ]
+    return render_template("sandbox/home.html", settings=sandbox.settings, knobs=sandbox.knobs(), subscribed=subscribed)
 
 
 @console.get("/deliveries")

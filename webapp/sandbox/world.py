@@ -36,7 +36,7 @@ class PageSeed:
     ig: tuple[str, str, str] | None = None  # (account key, @username, display name)
 
 
-USERS = [("dona", "Dona Demo"), ("rui", "Rui Redes"), ("nina", "Nina Sem Páginas")]
+USERS = [("dona", "Dona Demo"), ("rui", "Rui Redes"), ("nina", "Nina Sem Páginas"), ("paulo", "Paulo Sem Instagram")]
 
 PAGES = [
     PageSeed("loja", "Loja Demo", "Shopping & retail", ("loja", "loja.demo", "Loja Demo")),
@@ -58,6 +58,8 @@ ROLES: dict[str, list[tuple[str, list[str]]]] = {
     "dona": [("loja", ALL_TASKS), ("cafe", ALL_TASKS), ("blog", LIMITED_TASKS)],
     "rui": [(f"filial{n:02d}", ALL_TASKS) for n in range(1, 31)] + [("loja", ALL_TASKS)],
     "nina": [],
+    # Pages, but none with an Instagram professional account linked.
+    "paulo": [("blog", ALL_TASKS), ("filial01", ALL_TASKS)],
 }
 
 CUSTOMERS = [
