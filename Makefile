@@ -36,9 +36,7 @@ run: install
 	$(BIN)/flask init-instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --url $(PUBLIC_BASE_URL)
-	exec $(BIN)/gunicorn --worker-class gevent --workers $(WORKERS) --worker-connections 1000 \
-		--bind $(HOST):$(PORT) --graceful-timeout 5 --no-control-socket --access-logfile - \
-		--access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' wsgi:app
+	exec $(BIN)/gunicorn -c python:webapp.gunicorn_conf --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

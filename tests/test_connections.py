@@ -293,3 +293,18 @@ def test_agents_and_supervisors_see_no_connection(meta_app, make_user, admin, se
         for path in ("/connections/", "/connections/new", f"/connections/{connection_id}",
                      f"/connections/{connection_id}/link", f"/connections/{connection_id}/pages", "/connections/terms"):
             assert client.get(path).status_code == 404, (role, path)
+
+
+def test_the_daily_check_flags_a_connection_whose_subscription_disappeared(meta_app, admin, setup):
+    from webapp.scheduler import jobs
+
+    connection_id = new_connection(admin, setup)
+    log_in_as(admin, connection_id, DONA)
+    choose(admin, connection_id, LOJA_PAGE)
+    with meta_app.app_context():
+        jobs.check_connections(meta_app)
+    assert connection(meta_app, connection_id).status == ConnectionStatus.ACTIVE
+    GraphClient.from_config(meta_app.config).unsubscribe(LOJA_PAGE, page_token(meta_app, connection_id))
+    with meta_app.app_context():
+        jobs.check_connections(meta_app)
+    assert connection(meta_app, connection_id).status == ConnectionStatus.NEEDS_REAUTH

@@ -1,0 +1,27 @@
+"""gunicorn settings shared by `make run`, the live server of the tests and production (`-c python:webapp.gunicorn_conf`).
+
+Each worker starts the scheduler loop once it has loaded the app; the database lease lets only one of them run jobs.
+"""
+import os
+
+worker_class = "gevent"
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 1000))
+graceful_timeout = 5
+control_socket_disable = True
+accesslog = "-"
+# The path only: query strings can carry OAuth codes, and nothing secret belongs in a log.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker):
+    if os.environ.get("DIRETO_SCHEDULER", "1") == "0":
+        return
+    from webapp.scheduler.loop import Scheduler
+
+    worker.direto_scheduler = Scheduler(worker.wsgi).start()
+
+
+def worker_exit(server, worker):
+    scheduler = getattr(worker, "direto_scheduler", None)
+    if scheduler is not None:
+        scheduler.stop()
