@@ -38,6 +38,12 @@ def _redis_status(url: str) -> str:
         return f"error: {type(exc).__name__}"
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on every page, the sandbox's included."""
+    return redirect(url_for("static", filename="img/favicon.svg"), code=301)
+
+
 @bp.post("/language")
 def set_language():
     language = normalise(request.form.get("language"))
