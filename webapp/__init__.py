@@ -76,9 +76,10 @@ def register_blueprints(app: Flask) -> None:
     from webapp.connections.views import bp as connections_bp
     from webapp.core.views import bp as core_bp
     from webapp.inbox.views import bp as inbox_bp
+    from webapp.webhooks.views import bp as webhooks_bp
     from webapp.workspace.views import bp as workspace_bp
 
-    for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp, bots_bp, workspace_bp):
+    for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp, bots_bp, workspace_bp, webhooks_bp):
         app.register_blueprint(blueprint)
 
 

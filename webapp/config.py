@@ -110,6 +110,8 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "BABEL_DEFAULT_LOCALE": "pt_BR",
         "BABEL_DEFAULT_TIMEZONE": "America/Sao_Paulo",
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # Meta batches up to 1000 events of a few hundred bytes each; anything far larger is not Meta.
+        "WEBHOOK_MAX_BYTES": int(get("WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)),
     }
     settings.update(overrides or {})
     return settings

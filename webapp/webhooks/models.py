@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.database import UTCDateTime, utcnow
+from webapp.extensions import db
+
+
+class DeliveryStatus(str, enum.Enum):
+    PENDING = "pending"  # stored, not yet turned into messages and tickets
+    PROCESSED = "processed"
+    IGNORED = "ignored"  # understood, nothing to do (an unknown account, a test shape)
+    FAILED = "failed"  # processing raised; retried by the scheduler
+
+
+class WebhookDelivery(db.Model):
+    """One POST from Meta, byte for byte, kept until processed: a crash after the 200 loses nothing."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Meta redelivers the same bytes when it saw no 2xx: the digest makes the second copy a no-op.
+    body_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        db.Enum(DeliveryStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=DeliveryStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,26 @@
+"""Keeping what Meta sent, durably and once."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.webhooks.models import WebhookDelivery
+
+
+def keep(body: bytes, object_type: str | None) -> tuple[WebhookDelivery, bool]:
+    """Store the raw delivery and commit; (delivery, False) when the same bytes were already stored."""
+    digest = hashlib.sha256(body).hexdigest()
+    existing = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.body_sha256 == digest))
+    if existing is not None:
+        return existing, False
+    delivery = WebhookDelivery(body_sha256=digest, body=body, object_type=object_type)
+    db.session.add(delivery)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same redelivery reached another worker at the same moment
+        db.session.rollback()
+        return db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.body_sha256 == digest)), False
+    return delivery, True

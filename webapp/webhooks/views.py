@@ -1,0 +1,49 @@
+"""GET|POST /webhooks/instagram: Meta's verification handshake, and signed deliveries kept before the 200.
+
+What Meta sends is checked (signature over the raw bytes, size, JSON) and then stored as is; turning it into
+messages and tickets happens after the answer, so a slow or failing step never makes Meta wait or retry.
+No input, however malformed, is answered with a 5xx.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webapp.extensions import csrf
+from webapp.meta.signatures import verify
+from webapp.webhooks import store
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.get("/instagram")
+def verify_subscription():
+    """Meta's handshake when the callback URL is saved in the App Dashboard: echo hub.challenge."""
+    expected = current_app.config["META_VERIFY_TOKEN"] or ""
+    token = request.args.get("hub.verify_token", "")
+    if request.args.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token, expected):
+        return request.args.get("hub.challenge", ""), 200, {"Content-Type": "text/plain"}
+    return jsonify(error="verification failed"), 403
+
+
+@bp.post("/instagram")
+@csrf.exempt  # Meta cannot carry our CSRF token; the signature authenticates instead
+def receive():
+    request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return jsonify(error="body too large"), 413
+    if not verify(body, request.headers.get("X-Hub-Signature-256"), current_app.config["FACEBOOK_CLIENT_SECRET"]):
+        current_app.logger.warning("webhook refused: missing or wrong X-Hub-Signature-256 (%d bytes)", len(body))
+        return jsonify(error="invalid signature"), 401
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
+        return jsonify(error="malformed JSON"), 400
+    object_type = payload.get("object") if isinstance(payload, dict) else None
+    delivery, new = store.keep(body, object_type if isinstance(object_type, str) else None)
+    return jsonify(received=True, delivery=delivery.id, duplicate=not new), 200
