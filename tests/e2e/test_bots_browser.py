@@ -48,6 +48,7 @@ def test_admin_creates_a_bot_with_two_options_without_reloading(page, screen, ma
     expect(row).to_contain_text("Suporte técnico")
     assert page.evaluate("window.stillTheSamePage") is True
     if screen == "phone":
+        page.wait_for_load_state("load")  # measure layout only once the stylesheet applies
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
@@ -76,4 +77,5 @@ def test_admin_adds_a_second_interval_to_a_day(page, screen, app, make_user):
     expect(page.locator("tr", has_text="Horário comercial")).to_contain_text("08:00–18:00, 19:00–21:00")
     assert page.evaluate("window.stillTheSamePage") is True
     if screen == "phone":
+        page.wait_for_load_state("load")  # measure layout only once the stylesheet applies
         assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -28,7 +28,10 @@ def test_admin_signs_in_in_portuguese_and_finds_every_page(page, screen, make_us
         expect(nav.get_by_role("link", name=label)).to_be_visible()
 
     if screen == "phone":
-        # The navigation is a bottom bar that fits 360 px, and nothing scrolls sideways.
+        # The navigation is a bottom bar that fits 360 px, and nothing scrolls sideways. Wait for the page's
+        # stylesheet first: under load, layout can be read before it applies.
+        page.wait_for_load_state("load")
+        expect(nav).to_have_css("position", "fixed")
         box = nav.bounding_box()
         assert box["y"] + box["height"] == pytest.approx(740, abs=1) and box["width"] == pytest.approx(360, abs=1)
         assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -51,6 +51,7 @@ def test_phone_on_a_small_touch_screen(live_sandbox, receiver, sandbox_browser):
 
     page.click("button[aria-label='React with a heart']")
     page.wait_for_selector("text=Remove reaction")
+    page.wait_for_load_state("load")  # measure layout only once the stylesheet applies
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360  # nothing overflows sideways on a phone
     assert problems == []
