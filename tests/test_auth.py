@@ -1,7 +1,7 @@
 """Signing in and out: passwords, remember me, throttling, CSRF and cookies."""
 import datetime as dt
 
-from tests.conftest import TEST_PASSWORD, csrf_token
+from tests.conftest import TEST_PASSWORD, AuthActions, csrf_token
 from webapp.auth import throttle
 from webapp.extensions import db
 from webapp.team.models import LoginAttempt
@@ -128,6 +128,20 @@ def test_success_clears_the_failures(client, auth, make_user, app):
     auth.logout()
     assert auth.login(user["email"], "wrong password").status_code == 401
     assert auth.login(user["email"]).status_code == 302
+
+
+def test_signing_in_as_oneself_does_not_reset_guesses_at_someone_else(app, make_user):
+    """One address guessing the admin's password, signing in as itself between rounds, is still locked out."""
+    admin, agent = make_user("admin", departments=()), make_user("agent")
+    limit = app.config["LOGIN_THROTTLE_ATTEMPTS"]
+    guesser = AuthActions(app.test_client())
+    answers = []
+    for _ in range(3):
+        for _ in range(limit - 1):
+            answers.append(guesser.login(admin["email"], "a guess").status_code)
+        assert guesser.login(agent["email"]).status_code == 302
+        guesser.logout()
+    assert 429 in answers
 
 
 def test_language_before_sign_in_follows_the_browser(client):

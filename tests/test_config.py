@@ -45,6 +45,8 @@ PRODUCTION_OK = {
     "SECRET_KEY": "a-real-secret-from-the-operator",
     "TOKEN_ENCRYPTION_KEY": "k" * 44,
     "META_VERIFY_TOKEN": "operator-verify-token",
+    "FACEBOOK_CLIENT_ID": "1234",
+    "FACEBOOK_CLIENT_SECRET": "operator-app-secret",
 }
 
 
@@ -60,6 +62,8 @@ def test_production_starts_with_real_secrets(tmp_path):
         ({"TOKEN_ENCRYPTION_KEY": ""}, "TOKEN_ENCRYPTION_KEY"),
         ({"META_VERIFY_TOKEN": ""}, "META_VERIFY_TOKEN"),
         ({"META_SANDBOX": "1"}, "META_SANDBOX"),
+        ({"FACEBOOK_CLIENT_SECRET": ""}, "FACEBOOK_CLIENT_SECRET"),
+        ({"FACEBOOK_CLIENT_ID": ""}, "FACEBOOK_CLIENT_ID"),
     ],
 )
 def test_production_refuses_default_secrets_and_the_sandbox(tmp_path, change, complaint):

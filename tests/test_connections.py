@@ -308,3 +308,42 @@ def test_the_daily_check_flags_a_connection_whose_subscription_disappeared(meta_
     with meta_app.app_context():
         jobs.check_connections(meta_app)
     assert connection(meta_app, connection_id).status == ConnectionStatus.NEEDS_REAUTH
+
+
+def test_two_logins_open_at_once_each_come_back_to_their_own_connection(meta_app, admin, setup):
+    first, second = new_connection(admin, setup, "Primeira"), new_connection(admin, setup, "Segunda")
+    first_dialog = start_login(admin, first)
+    second_dialog = start_login(admin, second)  # another tab, before the first one came back
+    assert come_back(admin, log_in(first_dialog, DONA)).headers["Location"] == f"/connections/{first}/pages"
+    assert come_back(admin, log_in(second_dialog, DONA)).headers["Location"] == f"/connections/{second}/pages"
+
+
+def test_a_token_the_keys_cannot_read_asks_for_reauthorization_and_still_disconnects(meta_app, admin, setup):
+    connection_id = new_connection(admin, setup)
+    log_in_as(admin, connection_id, DONA)
+    choose(admin, connection_id, LOJA_PAGE)
+    with meta_app.app_context():
+        row = db.session.get(Connection, connection_id)
+        row.page_token_ciphertext = "gAAAAA-written-with-a-key-that-is-gone"
+        db.session.commit()
+        from webapp.scheduler import jobs
+
+        jobs.check_connections(meta_app)  # must not raise
+    assert connection(meta_app, connection_id).status == ConnectionStatus.NEEDS_REAUTH
+    response = admin.post(f"/connections/{connection_id}/disconnect", data={"csrf_token": admin.token})
+    assert response.status_code == 302
+    assert connection(meta_app, connection_id).status == ConnectionStatus.DISCONNECTED
+
+
+def test_abandoned_logins_do_not_keep_the_user_token(meta_app, admin, setup):
+    from webapp.connections.models import LinkAttempt
+    from webapp.scheduler import jobs
+
+    connection_id = new_connection(admin, setup)
+    log_in_as(admin, connection_id, DONA)
+    with meta_app.app_context():
+        attempt = db.session.scalar(db.select(LinkAttempt))
+        attempt.created_at = attempt.created_at - linking.ATTEMPT_TTL
+        db.session.commit()
+        jobs.check_connections(meta_app)
+        assert db.session.scalar(db.select(LinkAttempt)) is None

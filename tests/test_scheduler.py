@@ -86,3 +86,20 @@ def test_run_jobs_command(runner):
     first = runner.invoke(args=["run-jobs"])
     assert first.exit_code == 0 and "check-connections" in first.output
     assert "nothing due" in runner.invoke(args=["run-jobs"]).output  # booked for tomorrow
+
+
+def test_a_job_outlasting_the_lease_is_not_run_twice(app):
+    """The holder's job runs past its lease; another process takes the lease meanwhile and must not start it again."""
+    events = []
+    other = Scheduler(app)
+
+    def slow(app):
+        events.append("start")
+        with app.app_context():
+            events.extend(other.tick_once(NOW + dt.timedelta(seconds=61)))  # the lease expired meanwhile
+        events.append("end")
+
+    first = Scheduler(app, job_list=[jobs.Job("slow", dt.timedelta(hours=1), slow)])
+    other.jobs = first.jobs
+    assert first.tick_once(NOW) == ["slow"]
+    assert events == ["start", "end"]

@@ -57,6 +57,14 @@ def test_meta_verification_echoes_the_challenge(meta):
     assert wrong.status_code == 403
 
 
+def test_non_ascii_signatures_and_tokens_are_refused_not_crashed(meta, hook_app):
+    assert post(meta, meta_bytes(MESSAGE), signature="sha256=é").status_code == 401
+    answer = meta.get("/webhooks/instagram", query_string={"hub.mode": "subscribe", "hub.verify_token": "é",
+                                                           "hub.challenge": "1"})
+    assert answer.status_code == 403
+    assert stored(hook_app) == []
+
+
 def test_a_signed_delivery_is_kept_byte_for_byte_before_the_200(meta, hook_app):
     body = meta_bytes(MESSAGE)
     response = post(meta, body)

@@ -130,5 +130,8 @@ def check_production(settings: dict) -> None:
         problems.append("META_VERIFY_TOKEN is unset or the development default")
     if settings["META_SANDBOX"]:
         problems.append("META_SANDBOX must be off in production")
+    for name in ("FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"):
+        if not settings[name]:
+            problems.append(f"{name} is unset (the Meta app: webhooks and Facebook Login need it)")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")

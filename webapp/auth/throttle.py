@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 
 from webapp.database import utcnow
 from webapp.extensions import db
@@ -42,8 +42,8 @@ def record_failure(email: str, remote_addr: str, window_seconds: int) -> None:
     db.session.commit()
 
 
-def clear_failures(email: str, remote_addr: str) -> None:
-    db.session.execute(
-        delete(LoginAttempt).where(or_(LoginAttempt.email == email, LoginAttempt.remote_addr == remote_addr))
-    )
+def clear_failures(email: str) -> None:
+    """After a successful sign-in. Only that e-mail's failures go: an address's failures against *other* accounts
+    must keep counting, or signing in as oneself would reset someone guessing the admin's password."""
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     db.session.commit()

@@ -35,7 +35,7 @@ def login():
         else:
             user = find_user_by_email(email)
             if user is not None and user.active and user.check_password(form.password.data):
-                throttle.clear_failures(email, remote)
+                throttle.clear_failures(email)
                 login_user(user, remember=form.remember.data)
                 current_app.logger.info("user %s signed in", user.id)
                 return redirect(safe_next(request.args.get("next")) or url_for("inbox.chat"))

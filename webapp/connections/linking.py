@@ -72,12 +72,16 @@ def record_login(connection: Connection, user_id: int, short_lived_token: str, c
 
 
 def current_attempt(connection: Connection, user_id: int) -> LinkAttempt | None:
-    attempt = db.session.scalar(
+    forget_expired_attempts()
+    return db.session.scalar(
         select(LinkAttempt).where(LinkAttempt.connection_id == connection.id, LinkAttempt.user_id == user_id)
     )
-    if attempt is None or attempt.created_at < utcnow() - ATTEMPT_TTL:
-        return None
-    return attempt
+
+
+def forget_expired_attempts() -> None:
+    """An abandoned login must not keep a long-lived user token around (also run by the daily job)."""
+    db.session.execute(delete(LinkAttempt).where(LinkAttempt.created_at < utcnow() - ATTEMPT_TTL))
+    db.session.commit()
 
 
 def page_choices(connection: Connection, attempt: LinkAttempt, client: GraphClient, config) -> list[PageChoice]:
@@ -151,9 +155,14 @@ def choose_page(connection: Connection, attempt: LinkAttempt, page_id: str, clie
 
 
 def page_token(connection: Connection, config) -> str | None:
+    """The decrypted page token; None when there is none, or when the configured keys cannot read it."""
     if not connection.page_token_ciphertext:
         return None
-    return crypto.decrypt(connection.page_token_ciphertext, config)
+    try:
+        return crypto.decrypt(connection.page_token_ciphertext, config)
+    except crypto.TokenDecryptError:
+        log.error("connection %s: its page token cannot be decrypted (TOKEN_ENCRYPTION_KEY changed?)", connection.id)
+        return None
 
 
 def mark_needs_reauth(connection: Connection, detail: str) -> None:
@@ -176,8 +185,11 @@ def guarded(connection: Connection):
 
 def check_health(connection: Connection, client: GraphClient, config) -> bool:
     """Is the app still subscribed with every field, with a token that works? Flags the connection if not."""
+    if not connection.is_linked:
+        return False
     token = page_token(connection, config)
-    if not connection.is_linked or token is None:
+    if token is None:
+        mark_needs_reauth(connection, "the stored page token cannot be read: reauthorize to store a new one")
         return False
     try:
         with guarded(connection):

@@ -1,6 +1,8 @@
 """Conexões (admins only): the list, the wizard (type → details → terms → Facebook Login → page), and upkeep."""
 from __future__ import annotations
 
+import secrets
+
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -19,7 +21,10 @@ from webapp.team.access import admin_required
 
 bp = Blueprint("connections", __name__, url_prefix="/connections")
 
-LINKING_KEY = "linking_connection_id"
+# state → connection id, for every Facebook Login started in this session: two tabs linking two connections
+# must each come back to their own connection.
+LINKING_KEY = "linking_by_state"
+MAX_PENDING_LOGINS = 5
 
 
 def _graph() -> GraphClient:
@@ -84,9 +89,12 @@ def link(connection_id: int):
     connection = _connection_or_404(connection_id)
     form = AcceptTermsForm()
     if form.validate_on_submit():
-        session[LINKING_KEY] = connection.id
+        state = secrets.token_urlsafe(24)
+        pending = dict(list(session.get(LINKING_KEY, {}).items())[-(MAX_PENDING_LOGINS - 1):])
+        pending[state] = connection.id
+        session[LINKING_KEY] = pending
         extra = {"auth_type": "rerequest"} if request.args.get("rerequest") else {}
-        return facebook_login.client().authorize_redirect(facebook_login.redirect_uri(), **extra)
+        return facebook_login.client().authorize_redirect(facebook_login.redirect_uri(), state=state, **extra)
     status = 422 if request.method == "POST" else 200
     return render_template("connections/link.html", connection=connection, form=form, legal=store.legal_text(),
                            rerequest=request.args.get("rerequest")), status
@@ -96,7 +104,10 @@ def link(connection_id: int):
 @admin_required
 def oauth_callback():
     """Back from Facebook: check the state, exchange the code, check the permissions, then list the pages."""
-    connection = store.get(session.get(LINKING_KEY) or 0)
+    pending = session.get(LINKING_KEY, {})
+    connection_id = pending.pop(request.args.get("state", ""), None)
+    session[LINKING_KEY] = pending
+    connection = store.get(connection_id) if connection_id else None
     if connection is None:
         return _link_failed(None, linking.LinkError("state"))
     try:
@@ -144,7 +155,6 @@ def pages(connection_id: int):
         if request.method == "POST":
             linking.choose_page(connection, attempt, request.form.get("page_id", ""), _graph(), current_app.config,
                                 current_user.id)
-            session.pop(LINKING_KEY, None)
             flash(_("Connection %(name)s is active: new Instagram messages will arrive in Direto.", name=connection.name), "success")
             return redirect(url_for("connections.detail", connection_id=connection.id))
         choices = linking.page_choices(connection, attempt, _graph(), current_app.config)

@@ -13,7 +13,12 @@ def verify(body: bytes, header: str | None, app_secret: str | None) -> bool:
     """True when `header` is the HMAC-SHA256 of the exact raw bytes with the app secret."""
     if not header or not app_secret:
         return False
-    return hmac.compare_digest(sign(body, app_secret), header.strip())
+    return equal(sign(body, app_secret), header.strip())
+
+
+def equal(expected: str, given: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (compare_digest raises on non-ASCII str)."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace"))
 
 
 def appsecret_proof(access_token: str, app_secret: str) -> str:

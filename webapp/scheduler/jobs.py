@@ -8,6 +8,9 @@ from typing import Callable
 
 from flask import Flask
 
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
 from webapp.extensions import db
 from webapp.scheduler.models import ScheduledJob
 
@@ -32,33 +35,49 @@ def check_connections(app: Flask) -> None:
     client = GraphClient.from_config(app.config)
     linked = db.session.scalars(select(Connection).where(Connection.status == ConnectionStatus.ACTIVE)).all()
     for connection in linked:
-        linking.check_health(connection, client, app.config)
+        try:
+            linking.check_health(connection, client, app.config)
+        except Exception:  # one connection's surprise must not leave the others unchecked
+            db.session.rollback()
+            log.exception("health check of connection %s failed", connection.id)
+    linking.forget_expired_attempts()
 
 
 JOBS = (Job("check-connections", dt.timedelta(days=1), check_connections),)
 
 
+def _claim(job: Job, now: dt.datetime) -> bool:
+    """Book the next run before running this one. One atomic UPDATE decides, so even if the lease changed hands
+    during a long job, no second process runs the same occurrence."""
+    if db.session.get(ScheduledJob, job.name) is None:
+        db.session.add(ScheduledJob(name=job.name, next_run_at=now))
+        try:
+            db.session.commit()
+        except IntegrityError:  # created by another process a moment ago
+            db.session.rollback()
+    claimed = db.session.execute(
+        update(ScheduledJob)
+        .where(ScheduledJob.name == job.name, ScheduledJob.next_run_at <= now)
+        .values(next_run_at=now + job.every, last_run_at=now)
+    ).rowcount == 1
+    db.session.commit()
+    return claimed
+
+
 def run_due(app: Flask, now: dt.datetime, jobs=JOBS) -> list[str]:
-    """Run each job whose time has come, then book its next run; a failing job is logged and rescheduled."""
+    """Run each job whose time has come; a failing job is logged, and runs again at its next time."""
     ran = []
     for job in jobs:
-        row = db.session.get(ScheduledJob, job.name)
-        if row is None:
-            row = ScheduledJob(name=job.name, next_run_at=now)
-            db.session.add(row)
-            db.session.commit()
-        if row.next_run_at > now:
+        if not _claim(job, now):
             continue
+        error = None
         try:
             job.run(app)
-            row.last_error = None
-        except Exception as error:  # one broken job must not stop the others, nor the loop
+        except Exception as exc:  # one broken job must not stop the others, nor the loop
             db.session.rollback()
             log.exception("scheduled job %s failed", job.name)
-            row = db.session.get(ScheduledJob, job.name)
-            row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        row.last_run_at = now
-        row.next_run_at = now + job.every
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.execute(update(ScheduledJob).where(ScheduledJob.name == job.name).values(last_error=error))
         db.session.commit()
         ran.append(job.name)
     return ran

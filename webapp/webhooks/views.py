@@ -6,14 +6,13 @@ No input, however malformed, is answered with a 5xx.
 """
 from __future__ import annotations
 
-import hmac
 import json
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.extensions import csrf
-from webapp.meta.signatures import verify
+from webapp.meta.signatures import equal, verify
 from webapp.webhooks import store
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -24,7 +23,7 @@ def verify_subscription():
     """Meta's handshake when the callback URL is saved in the App Dashboard: echo hub.challenge."""
     expected = current_app.config["META_VERIFY_TOKEN"] or ""
     token = request.args.get("hub.verify_token", "")
-    if request.args.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token, expected):
+    if request.args.get("hub.mode") == "subscribe" and expected and equal(expected, token):
         return request.args.get("hub.challenge", ""), 200, {"Content-Type": "text/plain"}
     return jsonify(error="verification failed"), 403
 
