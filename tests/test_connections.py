@@ -65,6 +65,14 @@ def choose(admin, connection_id, page_id):
     return admin.post(f"/connections/{connection_id}/pages", data={"csrf_token": admin.token, "page_id": page_id})
 
 
+def linked_connection(admin, setup) -> int:
+    """A connection linked to the demo page (Dona Demo's Loja Demo, @loja.demo)."""
+    connection_id = new_connection(admin, setup)
+    log_in_as(admin, connection_id, DONA)
+    assert choose(admin, connection_id, LOJA_PAGE).status_code == 302
+    return connection_id
+
+
 def connection(meta_app, connection_id) -> Connection:
     with meta_app.app_context():
         found = db.session.get(Connection, connection_id)
@@ -217,9 +225,7 @@ def test_a_code_cannot_be_used_twice(meta_app, admin, setup):
 
 
 def test_a_190_marks_the_connection_and_reauthorizing_brings_it_back(meta_app, admin, setup, sandbox):
-    connection_id = new_connection(admin, setup)
-    log_in_as(admin, connection_id, DONA)
-    choose(admin, connection_id, LOJA_PAGE)
+    connection_id = linked_connection(admin, setup)
     sandbox.fault("subscribed_apps", error="190/460", count=1)
 
     admin.post(f"/connections/{connection_id}/check", data={"csrf_token": admin.token})
@@ -237,18 +243,14 @@ def test_a_190_marks_the_connection_and_reauthorizing_brings_it_back(meta_app, a
 
 
 def test_a_removed_subscription_is_found_by_the_health_check(meta_app, admin, setup):
-    connection_id = new_connection(admin, setup)
-    log_in_as(admin, connection_id, DONA)
-    choose(admin, connection_id, LOJA_PAGE)
+    connection_id = linked_connection(admin, setup)
     GraphClient.from_config(meta_app.config).unsubscribe(LOJA_PAGE, page_token(meta_app, connection_id))
     admin.post(f"/connections/{connection_id}/check", data={"csrf_token": admin.token})
     assert connection(meta_app, connection_id).status == ConnectionStatus.NEEDS_REAUTH
 
 
 def test_disconnecting_unsubscribes_forgets_the_token_and_keeps_the_connection(meta_app, admin, setup):
-    connection_id = new_connection(admin, setup)
-    log_in_as(admin, connection_id, DONA)
-    choose(admin, connection_id, LOJA_PAGE)
+    connection_id = linked_connection(admin, setup)
     token = page_token(meta_app, connection_id)
     admin.post(f"/connections/{connection_id}/disconnect", data={"csrf_token": admin.token})
     gone = connection(meta_app, connection_id)
@@ -298,9 +300,7 @@ def test_agents_and_supervisors_see_no_connection(meta_app, make_user, admin, se
 def test_the_daily_check_flags_a_connection_whose_subscription_disappeared(meta_app, admin, setup):
     from webapp.scheduler import jobs
 
-    connection_id = new_connection(admin, setup)
-    log_in_as(admin, connection_id, DONA)
-    choose(admin, connection_id, LOJA_PAGE)
+    connection_id = linked_connection(admin, setup)
     with meta_app.app_context():
         jobs.check_connections(meta_app)
     assert connection(meta_app, connection_id).status == ConnectionStatus.ACTIVE
@@ -319,9 +319,7 @@ def test_two_logins_open_at_once_each_come_back_to_their_own_connection(meta_app
 
 
 def test_a_token_the_keys_cannot_read_asks_for_reauthorization_and_still_disconnects(meta_app, admin, setup):
-    connection_id = new_connection(admin, setup)
-    log_in_as(admin, connection_id, DONA)
-    choose(admin, connection_id, LOJA_PAGE)
+    connection_id = linked_connection(admin, setup)
     with meta_app.app_context():
         row = db.session.get(Connection, connection_id)
         row.page_token_ciphertext = "gAAAAA-written-with-a-key-that-is-gone"
