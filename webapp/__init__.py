@@ -86,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from webapp.demo.cli import init_instance, seed_demo
     from webapp.scheduler.cli import run_jobs
+    from webapp.tickets import models as ticket_models  # noqa: F401  (tables for migrations)
     from webapp.team.cli import create_user
 
     for command in (create_user, init_instance, seed_demo, run_jobs):
