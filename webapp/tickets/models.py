@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
-from sqlalchemy import Date
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.database import UTCDateTime, utcnow
 from webapp.extensions import db
 
 
@@ -15,3 +17,56 @@ class ProtocolCounter(db.Model):
 
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     last_seq: Mapped[int] = mapped_column(default=0)
+
+
+class Contact(db.Model):
+    """One Instagram user as one connection sees them: IGSIDs are scoped to the business account."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("connection_id", "igsid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
+    igsid: Mapped[str] = mapped_column(String(32))
+    # Filled by the profile fetch, which Meta may refuse (230, 9010): a contact without them is still a contact.
+    name: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(64))
+    picture_url: Mapped[str | None] = mapped_column(Text)
+    profile_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    profile_error: Mapped[str | None] = mapped_column(String(255))
+    default_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketStatus(str, enum.Enum):
+    BOT = "bot"  # the triage bot is talking
+    QUEUED = "queued"  # waiting in a department's queue
+    OPEN = "open"  # an agent took it
+    CLOSED = "closed"
+
+
+class Ticket(db.Model):
+    """One attendance of one contact, from opening to closing (a *chamado*), known by its protocol number."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # At most one ticket that is not closed per contact: two webhooks at once cannot open two.
+        Index("uq_tickets_contact_not_closed", "contact_id", unique=True,
+              sqlite_where=text("status != 'closed'"), postgresql_where=text("status != 'closed'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(32), unique=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    status: Mapped[TicketStatus] = mapped_column(
+        db.Enum(TicketStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        index=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_customer_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    tunnel_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    contact: Mapped[Contact] = relationship()
