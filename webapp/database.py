@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -20,6 +21,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def string_enum(enum_class) -> SAEnum:
+    """A Python enum stored as its values in a plain string column: portable, and adding a member needs no migration."""
+    return SAEnum(enum_class, native_enum=False, length=20, values_callable=lambda members: [m.value for m in members])
 
 
 def utcnow() -> dt.datetime:

@@ -8,7 +8,7 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.database import UTCDateTime, utcnow
+from webapp.database import UTCDateTime, string_enum, utcnow
 from webapp.extensions import db
 from webapp.team.models import Department
 
@@ -37,10 +37,6 @@ STATUS_LABELS = {
 }
 
 
-def _enum(enum_class):
-    return db.Enum(enum_class, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
 class Connection(db.Model):
     __tablename__ = "connections"
 
@@ -48,7 +44,7 @@ class Connection(db.Model):
     name: Mapped[str] = mapped_column(String(80))
     default_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
-    status: Mapped[ConnectionStatus] = mapped_column(_enum(ConnectionStatus), default=ConnectionStatus.NOT_LINKED)
+    status: Mapped[ConnectionStatus] = mapped_column(string_enum(ConnectionStatus), default=ConnectionStatus.NOT_LINKED)
     # Why the status is what it is, in Meta's words (kept for admins; never shown to agents).
     status_detail: Mapped[str | None] = mapped_column(Text)
 

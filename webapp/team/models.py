@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, String, Table, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.database import UTCDateTime, utcnow
+from webapp.database import UTCDateTime, string_enum, utcnow
 from webapp.extensions import db
 
 
@@ -59,7 +59,7 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(db.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]))
+    role: Mapped[Role] = mapped_column(string_enum(Role))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(8), default="pt_BR")
     # Part of the session id: rotating it signs the user out everywhere (password change, deactivation).

@@ -6,7 +6,7 @@ import enum
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.database import UTCDateTime, utcnow
+from webapp.database import UTCDateTime, string_enum, utcnow
 from webapp.extensions import db
 
 
@@ -60,9 +60,7 @@ class Ticket(db.Model):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-    status: Mapped[TicketStatus] = mapped_column(
-        db.Enum(TicketStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        index=True)
+    status: Mapped[TicketStatus] = mapped_column(string_enum(TicketStatus), index=True)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,7 @@ import enum
 from sqlalchemy import LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.database import UTCDateTime, utcnow
+from webapp.database import UTCDateTime, string_enum, utcnow
 from webapp.extensions import db
 
 
@@ -28,8 +28,7 @@ class WebhookDelivery(db.Model):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     object_type: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[DeliveryStatus] = mapped_column(
-        db.Enum(DeliveryStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=DeliveryStatus.PENDING, index=True)
+        string_enum(DeliveryStatus), default=DeliveryStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
