@@ -10,15 +10,18 @@ def init_app(app: Flask) -> None:
 
     facebook_login.init_app(app)
 
-    @app.context_processor
-    def connections_needing_reauth():
-        """Admins see a banner on every page while a connection needs reauthorization."""
-        if not (current_user and current_user.is_authenticated and current_user.is_admin):
-            return {}
-        from sqlalchemy import select
+    # A function, not a value: the query runs only where layout.html draws the banner, not for every htmx
+    # fragment, error page or sign-in page rendered.
+    app.jinja_env.globals["connections_needing_reauth"] = connections_needing_reauth
 
-        from webapp.connections.models import Connection, ConnectionStatus
-        from webapp.extensions import db
 
-        needing = db.session.scalars(select(Connection).where(Connection.status == ConnectionStatus.NEEDS_REAUTH)).all()
-        return {"connections_needing_reauth": needing}
+def connections_needing_reauth() -> list:
+    """Admins see a banner on every page while a connection needs reauthorization."""
+    if not (current_user and current_user.is_authenticated and current_user.is_admin):
+        return []
+    from sqlalchemy import select
+
+    from webapp.connections.models import Connection, ConnectionStatus
+    from webapp.extensions import db
+
+    return db.session.scalars(select(Connection).where(Connection.status == ConnectionStatus.NEEDS_REAUTH)).all()
