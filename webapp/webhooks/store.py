@@ -11,16 +11,17 @@ from webapp.webhooks.models import WebhookDelivery
 
 
 def keep(body: bytes, object_type: str | None) -> tuple[WebhookDelivery, bool]:
-    """Store the raw delivery and commit; (delivery, False) when the same bytes were already stored."""
+    """Store the raw delivery and commit; (delivery, False) when the same bytes were already stored.
+
+    Insert first: a redelivery is the exception, so the usual path is one INSERT, and the unique digest, not a
+    prior SELECT, decides (which also covers two workers receiving the same redelivery at once).
+    """
     digest = hashlib.sha256(body).hexdigest()
-    existing = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.body_sha256 == digest))
-    if existing is not None:
-        return existing, False
     delivery = WebhookDelivery(body_sha256=digest, body=body, object_type=object_type)
     db.session.add(delivery)
     try:
         db.session.commit()
-    except IntegrityError:  # the same redelivery reached another worker at the same moment
+        return delivery, True
+    except IntegrityError:
         db.session.rollback()
         return db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.body_sha256 == digest)), False
-    return delivery, True
