@@ -12,6 +12,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -201,6 +202,29 @@ def value_of(body: str, name: str) -> str | None:
         return None
     value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
     return html.unescape(value.group(1)) if value else ""
+
+
+def run_concurrently(app, task, threads: int) -> list:
+    """Run task() in `threads` threads at once, each in its own app context (own session and connection);
+    return their results, and raise the first exception a thread hit (it would otherwise vanish)."""
+    results, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                results.append(task())
+                db.session.remove()
+        except Exception as error:
+            errors.append(error)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def htmx(**headers):

@@ -10,7 +10,7 @@ from tests.conftest import AuthActions, csrf_token, htmx
 from tests.facebook_dialog import log_in
 from webapp.bots import store as bot_store
 from webapp.connections import linking
-from webapp.connections.models import Connection, ConnectionStatus
+from webapp.connections.models import Connection, ConnectionStatus, LinkAttempt
 from webapp.extensions import db
 from webapp.meta.client import WEBHOOK_FIELDS, GraphClient
 from webapp.team import directory
@@ -71,6 +71,14 @@ def linked_connection(admin, setup) -> int:
     log_in_as(admin, connection_id, DONA)
     assert choose(admin, connection_id, LOJA_PAGE).status_code == 302
     return connection_id
+
+
+def age_pending_login(meta_app) -> None:
+    """Make the Facebook Login waiting for its page choice as old as the time it may wait."""
+    with meta_app.app_context():
+        attempt = db.session.scalar(db.select(LinkAttempt))
+        attempt.created_at = attempt.created_at - linking.ATTEMPT_TTL
+        db.session.commit()
 
 
 def connection(meta_app, connection_id) -> Connection:
@@ -278,12 +286,7 @@ def test_editing_name_department_and_bot(meta_app, admin, setup):
 def test_an_old_login_expires(meta_app, admin, setup):
     connection_id = new_connection(admin, setup)
     log_in_as(admin, connection_id, DONA)
-    with meta_app.app_context():
-        from webapp.connections.models import LinkAttempt
-
-        attempt = db.session.scalar(db.select(LinkAttempt))
-        attempt.created_at = attempt.created_at - linking.ATTEMPT_TTL
-        db.session.commit()
+    age_pending_login(meta_app)
     assert "O login demorou demais e expirou." in admin.get(f"/connections/{connection_id}/pages").get_data(as_text=True)
 
 
@@ -334,14 +337,11 @@ def test_a_token_the_keys_cannot_read_asks_for_reauthorization_and_still_disconn
 
 
 def test_abandoned_logins_do_not_keep_the_user_token(meta_app, admin, setup):
-    from webapp.connections.models import LinkAttempt
     from webapp.scheduler import jobs
 
     connection_id = new_connection(admin, setup)
     log_in_as(admin, connection_id, DONA)
+    age_pending_login(meta_app)
     with meta_app.app_context():
-        attempt = db.session.scalar(db.select(LinkAttempt))
-        attempt.created_at = attempt.created_at - linking.ATTEMPT_TTL
-        db.session.commit()
         jobs.check_connections(meta_app)
         assert db.session.scalar(db.select(LinkAttempt)) is None

@@ -1,10 +1,10 @@
 """Where an inbound message lands: one contact per (connection, IGSID), one ticket that is not closed per contact,
 a new protocol after closing — and the same under concurrent deliveries."""
 import datetime as dt
-import threading
 
 import pytest
 
+from tests.conftest import run_concurrently
 from webapp.bots import store as bot_store
 from webapp.connections.models import Connection, ConnectionStatus
 from webapp.extensions import db
@@ -66,25 +66,13 @@ def test_the_same_igsid_on_another_connection_is_another_contact(app, connection
 
 
 def test_concurrent_deliveries_for_one_customer_end_with_one_contact_and_one_ticket(app, connection):
-    results, errors = [], []
-
     def deliver():
-        try:
-            with app.app_context():
-                conn = db.session.get(Connection, connection)
-                contact, _ = intake.contact_for(conn, ANA)
-                ticket, opened = intake.ticket_for(conn, contact, NOW, starts_in_bot=True)
-                results.append((ticket.id, opened))
-                db.session.remove()
-        except Exception as error:  # a thread's exception would otherwise vanish
-            errors.append(error)
+        conn = db.session.get(Connection, connection)
+        contact, _ = intake.contact_for(conn, ANA)
+        ticket, opened = intake.ticket_for(conn, contact, NOW, starts_in_bot=True)
+        return ticket.id, opened
 
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    results = run_concurrently(app, deliver, threads=8)
     assert len({ticket_id for ticket_id, _ in results}) == 1
     assert sum(opened for _, opened in results) == 1
     with app.app_context():

@@ -1,8 +1,7 @@
 """Protocol numbers: the company's format, the local day, and no duplicate under concurrent writers."""
 import datetime as dt
-import threading
 
-from webapp.extensions import db
+from tests.conftest import run_concurrently
 from webapp.tickets import protocols
 
 UTC = dt.timezone.utc
@@ -20,21 +19,5 @@ def test_numbers_follow_the_format_and_the_local_day(app):
 
 def test_concurrent_writers_never_get_the_same_number(app):
     day = dt.date(2026, 11, 25)
-    taken, errors = [], []
-
-    def worker():
-        try:
-            with app.app_context():
-                for _ in range(15):
-                    taken.append(protocols.next_sequence(day))
-                db.session.remove()
-        except Exception as error:  # surfaced below: a thread's exception would otherwise vanish
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
-    assert sorted(taken) == list(range(1, 91))
+    batches = run_concurrently(app, lambda: [protocols.next_sequence(day) for _ in range(15)], threads=6)
+    assert sorted(n for batch in batches for n in batch) == list(range(1, 91))
