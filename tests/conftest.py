@@ -74,6 +74,8 @@ def test_settings(database_url, instance_path):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashes: tests create many users
         "META_SANDBOX": False,
         "PUBLIC_BASE_URL": "http://localhost",
+        # In-process apps process a delivery right after storing it; the live server does it in the background.
+        "WEBHOOK_PROCESSING": "inline",
     }
 
 

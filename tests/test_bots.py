@@ -413,4 +413,4 @@ def test_schedules_in_use_cannot_be_deleted(app, admin, a_bot_and_schedule):
 def test_placeholders_are_filled_as_plain_text():
     text = "Olá {{ nome }}! Protocolo {{protocolo}} em {{departamento}}. {{outro}}"
     filled = placeholders.fill(text, nome="Ana {{protocolo}}", protocolo="202611250001")
-    assert filled == "Olá Ana {{protocolo}}! Protocolo 202611250001 em . {{outro}}"  # values are never re-read
+    assert filled == "Olá Ana {{protocolo}}! Protocolo 202611250001 em. {{outro}}"  # values are never re-read

@@ -44,7 +44,7 @@ def test_a_late_older_message_never_shortens_the_tunnel():
 
 @pytest.mark.parametrize("event, echo, renews", [
     ("message", False, True), ("postback", False, True), ("message", True, False),
-    ("reaction", False, False), ("read", False, False), ("referral", False, False),
+    ("reaction", False, False), ("read", False, False), ("referral", False, True), ("unsend", False, False),
 ])
 def test_only_the_customer_reopens_it(event, echo, renews):
     assert tunnel.renews(event, is_echo=echo) is renews
@@ -56,6 +56,8 @@ def test_only_the_customer_reopens_it(event, echo, renews):
     ("2026-11-25T16:37:01+0000", dt.datetime(2026, 11, 25, 16, 37, 1, tzinfo=UTC)),
     ("2026-11-25T13:37:01-03:00", dt.datetime(2026, 11, 25, 16, 37, 1, tzinfo=UTC)),
     ("2026-11-25T16:37:01Z", dt.datetime(2026, 11, 25, 16, 37, 1, tzinfo=UTC)),
+    (1527459824, dt.datetime(2018, 5, 27, 22, 23, 44, tzinfo=UTC)),  # seconds: the dashboard's test button
+    ("1527459824", dt.datetime(2018, 5, 27, 22, 23, 44, tzinfo=UTC)),
     ("yesterday", None), (None, None), (True, None), ({"ms": 1}, None), (10**30, None),
 ])
 def test_meta_timestamps_in_every_shape_seen(value, expected):

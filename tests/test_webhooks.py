@@ -21,7 +21,7 @@ MESSAGE = {"object": "instagram", "entry": [{"id": "17841463172128465", "time": 
 @pytest.fixture(scope="module")
 def hook_app(test_settings):
     return create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "META_VERIFY_TOKEN": VERIFY,
-                       "WEBHOOK_MAX_BYTES": 64 * 1024})
+                       "WEBHOOK_MAX_BYTES": 64 * 1024, "WEBHOOK_PROCESSING": "off"})
 
 
 @pytest.fixture

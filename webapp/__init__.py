@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
+    register_workers(app)
     mount_sandbox(app)
     return app
 
@@ -81,12 +82,26 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp, bots_bp, workspace_bp, webhooks_bp):
         app.register_blueprint(blueprint)
+    if app.config["WEBHOOK_BARE_ENDPOINT"]:  # the ingest benchmark's baseline, off unless asked for
+        from webapp.webhooks.bare import bp as bare_bp
+
+        app.register_blueprint(bare_bp)
+
+
+def register_workers(app: Flask) -> None:
+    """Background loops each serving process runs (started by gunicorn's post_worker_init)."""
+    from webapp.core import workers
+    from webapp.webhooks import processor
+
+    workers.register(processor.WORKER, processor.drain, idle=5.0)
 
 
 def register_commands(app: Flask) -> None:
     from webapp.demo.cli import init_instance, seed_demo
     from webapp.scheduler.cli import run_jobs
-    from webapp.tickets import models as ticket_models  # noqa: F401  (tables for migrations)
+    from webapp.events import models as event_models  # noqa: F401  (tables for migrations)
+    from webapp.messages import models as message_models  # noqa: F401
+    from webapp.tickets import models as ticket_models  # noqa: F401
     from webapp.team.cli import create_user
 
     for command in (create_user, init_instance, seed_demo, run_jobs):

@@ -112,6 +112,19 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         # Meta batches up to 1000 events of a few hundred bytes each; anything far larger is not Meta.
         "WEBHOOK_MAX_BYTES": int(get("WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)),
+        # How stored deliveries become messages: "background" (a worker per process, woken after each 200),
+        # "inline" (right after the response, in the same request: tests), or "off" (only the scheduler's sweep).
+        "WEBHOOK_PROCESSING": get("WEBHOOK_PROCESSING", "background"),
+        # /webhooks/instagram/bare: signature + JSON only, the baseline the ingest benchmark compares against.
+        "WEBHOOK_BARE_ENDPOINT": _as_bool(get("WEBHOOK_BARE_ENDPOINT", False)),
+        # Customer media kept under MEDIA_ROOT; larger files are refused (Meta's own largest limit is 25 MB).
+        "MEDIA_MAX_BYTES": int(get("MEDIA_MAX_BYTES", 25 * 1024 * 1024)),
+        # Instagram's text limit (meta-platform.md §4.2): bytes of UTF-8, configurable because observations vary.
+        # Seconds to wait for Meta's answer (a send whose answer is lost is confirmed by its echo, never resent blindly).
+        "META_READ_TIMEOUT": float(get("META_READ_TIMEOUT", 20)),
+        "META_TEXT_LIMIT_BYTES": int(get("META_TEXT_LIMIT_BYTES", 1000)),
+        # Background work (sending, media, profiles) off: tests that drive each step themselves.
+        "BACKGROUND_WORKERS": _as_bool(get("BACKGROUND_WORKERS", True)),
     }
     settings.update(overrides or {})
     return settings

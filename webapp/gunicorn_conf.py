@@ -1,6 +1,7 @@
 """gunicorn settings shared by `make run`, the live server of the tests and production (`-c python:webapp.gunicorn_conf`).
 
-Each worker starts the scheduler loop once it has loaded the app; the database lease lets only one of them run jobs.
+Each worker starts the background loops (webhook processing, sending, downloads) and the scheduler loop once it
+has loaded the app; the database lease lets only one of them run the scheduler's jobs.
 """
 import os
 
@@ -14,14 +15,20 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
 def post_worker_init(worker):
-    if os.environ.get("DIRETO_SCHEDULER", "1") == "0":
-        return
-    from webapp.scheduler.loop import Scheduler
+    if os.environ.get("DIRETO_WORKERS", "1") != "0":
+        from webapp.core import workers
 
-    worker.direto_scheduler = Scheduler(worker.wsgi).start()
+        workers.start_all(worker.wsgi)  # webhook processing, sending, downloads: picks up what was left at once
+    if os.environ.get("DIRETO_SCHEDULER", "1") != "0":
+        from webapp.scheduler.loop import Scheduler
+
+        worker.direto_scheduler = Scheduler(worker.wsgi).start()
 
 
 def worker_exit(server, worker):
+    from webapp.core import workers
+
+    workers.stop_all()
     scheduler = getattr(worker, "direto_scheduler", None)
     if scheduler is not None:
         scheduler.stop()

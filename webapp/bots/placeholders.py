@@ -27,7 +27,16 @@ def has_stray_braces(text: str) -> bool:
 
 
 def fill(text: str, **values: str) -> str:
-    """Replace each known placeholder by its value (missing values become empty)."""
-    return _PLACEHOLDER.sub(
-        lambda m: values.get(m.group(1), "") if m.group(1) in PLACEHOLDERS else m.group(0), text
-    )
+    """Replace each known placeholder by its value. A missing value (a customer whose profile Meta refused has
+    no name) leaves no stray comma behind: "Olá, {{nome}}!" becomes "Olá!", not "Olá, !"."""
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        given = (values.get(name) or "").replace("\0", "")
+        return (given or "\0") if name in PLACEHOLDERS else match.group(0)
+
+    filled = _PLACEHOLDER.sub(value, text)
+    if "\0" not in filled:
+        return filled
+    filled = re.sub(r"(^|\n)\0[ \t]*,?[ \t]*", r"\1", filled)  # "\0, tudo bem?" -> "tudo bem?"
+    filled = re.sub(r"[ \t]*,?[ \t]*\0[ \t]*(?=[!?.,;:])", "", filled)  # "Olá, \0!" -> "Olá!"
+    return re.sub(r"[ \t]*\0", "", filled)

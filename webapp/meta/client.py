@@ -37,6 +37,7 @@ WEBHOOK_FIELDS = (
     "messaging_referral",
     "message_edit",
 )
+PROFILE_FIELDS = "name,username,profile_pic,is_verified_user,follower_count,is_user_follow_business"
 PAGE_FIELDS = "id,name,access_token,tasks,instagram_business_account{id,username,profile_picture_url}"
 MAX_PAGING = 200  # a runaway `next` chain must end
 
@@ -186,3 +187,19 @@ class GraphClient:
 
     def unsubscribe(self, page_id: str, page_token: str) -> None:
         self.request("DELETE", f"{page_id}/subscribed_apps", token=page_token)
+
+    # ---- messaging -------------------------------------------------------------------------------
+
+    def send_message(self, page_id: str, page_token: str, recipient_igsid: str, message: dict,
+                     messaging_type: str = "RESPONSE") -> str:
+        """The Send API; returns Meta's message id (the mid its echo will carry)."""
+        body = self.request("POST", f"{page_id}/messages", token=page_token, json={
+            "recipient": {"id": recipient_igsid}, "messaging_type": messaging_type, "message": message})
+        mid = body.get("message_id")
+        if not mid:
+            raise errors.InvalidRequest(f"Meta accepted the message without an id: {body}")
+        return str(mid)
+
+    def user_profile(self, igsid: str, page_token: str) -> dict:
+        """A customer's name, @username and picture; 230/9010 come out as ProfileUnavailable."""
+        return self.request("GET", igsid, token=page_token, params={"fields": PROFILE_FIELDS})

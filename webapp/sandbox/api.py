@@ -125,6 +125,25 @@ def customer_message():
     return jsonify(results[0] if repeat == 1 else {"events": results}), 201
 
 
+@api.post("/business-messages")
+def business_message():
+    """The business writes from the Instagram app (not through the Send API): only its echo reaches the webhook.
+    {"customer":"ana","account":"loja.demo","text":"Oi, Ana! Vimos seu pedido."}"""
+    sandbox, data = current(), body()
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return jsonify(error="text is required"), 400
+    try:
+        with sandbox.store.tx() as session:
+            conversation = threads.find_conversation(session, data.get("igsid"), data.get("customer"),
+                                                     data.get("account"))
+            message = threads.business_message(sandbox, session, conversation, "text", text, None,
+                                               {"via": "instagram_app"}, _timestamp(data))
+            return jsonify(mid=message.mid, timestamp=message.timestamp_ms, igsid=conversation.igsid), 201
+    except threads.ThreadError as error:
+        return jsonify(error=str(error)), 400
+
+
 @api.get("/threads/<igsid>")
 @api.get("/threads")
 def thread(igsid: str | None = None):

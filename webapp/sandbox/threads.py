@@ -204,9 +204,11 @@ def _new_inbound(sandbox: Sandbox, conversation: Conversation, kind: str, data: 
 
 
 def business_message(sandbox: Sandbox, session: Session, conversation: Conversation, kind: str,
-                     text: str | None, attachments: list[dict] | None, extra: dict) -> Message:
-    """Store what the Send API accepted and queue its echo (same mid as the returned message_id)."""
-    now = sandbox.now_ms()
+                     text: str | None, attachments: list[dict] | None, extra: dict,
+                     timestamp_ms: int | None = None) -> Message:
+    """Store what the business sent (through the Send API, or in the Instagram app) and queue its echo, whose mid
+    is the message_id the Send API returned."""
+    now = sandbox.now_ms() if timestamp_ms is None else int(timestamp_ms)
     message = Message(mid=ids.mid(conversation.ig_account_id), igsid=conversation.igsid, from_customer=False,
                       kind=kind, timestamp_ms=now, text=text, attachments=attachments, extra=extra)
     session.add(message)

@@ -43,7 +43,36 @@ def check_connections(app: Flask) -> None:
     linking.forget_expired_attempts()
 
 
-JOBS = (Job("check-connections", dt.timedelta(days=1), check_connections),)
+def ticket_clock(app: Flask) -> None:
+    """Every few seconds: tunnel notices at their time, the bot's no-answer timeouts."""
+    from webapp.database import utcnow
+    from webapp.tickets import clock
+
+    clock.tick(utcnow())
+
+
+def sweep(app: Flask) -> None:
+    """Every minute, the safety net under the per-process workers: deliveries, sends, downloads and profiles that
+    a crash or an outage left behind, echoes that waited too long, changes whose message never came."""
+    from webapp.database import utcnow
+    from webapp.messages import early, inbound
+    from webapp.tickets import profiles
+    from webapp.webhooks import processor
+
+    now = utcnow()
+    for _ in range(50):  # bounded: a huge backlog is the workers' job, not one tick's
+        if not processor.drain(app):
+            break
+    early.settle_stale_echoes(now)
+    inbound.forget_early_changes(now - dt.timedelta(days=30))
+    profiles.refresh_due(app, now)
+
+
+JOBS = (
+    Job("check-connections", dt.timedelta(days=1), check_connections),
+    Job("ticket-clock", dt.timedelta(seconds=5), ticket_clock),
+    Job("sweep", dt.timedelta(minutes=1), sweep),
+)
 
 
 def _claim(job: Job, now: dt.datetime) -> bool:

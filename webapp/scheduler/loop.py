@@ -15,7 +15,7 @@ from webapp.scheduler import jobs, lease
 
 log = logging.getLogger(__name__)
 
-TICK = dt.timedelta(seconds=15)
+TICK = dt.timedelta(seconds=5)  # tunnel notices are due to the second; a tick is a cheap lease renewal
 LEASE_TTL = dt.timedelta(seconds=60)  # a dead holder is replaced within a minute
 
 

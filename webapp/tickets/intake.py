@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.connections.models import Connection
+from webapp.events import bus
 from webapp.extensions import db
+from webapp.messages.models import TicketEvent
 from webapp.tickets import protocols
 from webapp.tickets.models import Contact, Ticket, TicketStatus
 from webapp.workspace.store import company_settings
@@ -37,9 +39,13 @@ def open_ticket_of(contact: Contact) -> Ticket | None:
     return db.session.scalar(select(Ticket).where(Ticket.contact_id == contact.id, Ticket.status != TicketStatus.CLOSED))
 
 
-def ticket_for(connection: Connection, contact: Contact, now: dt.datetime, starts_in_bot: bool) -> tuple[Ticket, bool]:
+def ticket_for(connection: Connection, contact: Contact, now: dt.datetime, starts_in_bot: bool,
+               opened_by: str = "customer") -> tuple[Ticket, bool]:
     """Join the contact's ticket that is not closed, or open a new one with a new protocol number in the contact's
-    default department (else the connection's), in the bot or in the queue; (ticket, opened)."""
+    default department (else the connection's), in the bot or in the queue; (ticket, opened).
+
+    The new ticket is committed with its "opened" timeline event and live event, before its first message:
+    if the process dies in between, reprocessing the delivery finds the ticket and joins it."""
     ticket = open_ticket_of(contact)
     if ticket is not None:
         return ticket, False
@@ -51,9 +57,14 @@ def ticket_for(connection: Connection, contact: Contact, now: dt.datetime, start
         department_id=contact.default_department_id or connection.default_department_id,
         status=TicketStatus.BOT if starts_in_bot else TicketStatus.QUEUED,
         opened_at=now,
+        last_message_at=now,
     )
     db.session.add(ticket)
     try:
+        db.session.flush()
+        db.session.add(TicketEvent(ticket_id=ticket.id, kind="opened", department_id=ticket.department_id,
+                                   details={"by": opened_by, "protocol": ticket.protocol}, created_at=now))
+        bus.publish("ticket.new", ticket=ticket, protocol=ticket.protocol, status=ticket.status.value)
         db.session.commit()
         return ticket, True
     except IntegrityError:  # another delivery opened it first; its protocol number is simply skipped

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.database import UTCDateTime, string_enum, utcnow
@@ -66,5 +66,15 @@ class Ticket(db.Model):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_customer_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     tunnel_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The last tunnel notice given for the current closing time (None, "closing_soon", "closed"): the scheduler
+    # gives each once, and a customer message that renews the tunnel clears it.
+    tunnel_notice: Mapped[str | None] = mapped_column(String(20))
+    last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The triage bot's state while status is "bot": invalid answers so far, when it gives up waiting.
+    bot_attempts: Mapped[int] = mapped_column(default=0)
+    bot_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    out_of_hours_sent: Mapped[bool] = mapped_column(default=False)
+    # How the customer came (an ad or an ig.me link), shown on the ticket.
+    referral: Mapped[dict | None] = mapped_column(JSON)
 
     contact: Mapped[Contact] = relationship()

@@ -11,8 +11,9 @@ import enum
 WINDOW = dt.timedelta(hours=24)
 CLOSING_SOON = dt.timedelta(hours=1)
 
-# What the customer does that reopens the window. Echoes (our own sends), reactions and reads do not.
-RENEWING_EVENTS = frozenset({"message", "postback"})
+# What the customer does that reopens the window: writing, tapping a button, coming through an ig.me link or an
+# ad (the sandbox, like Meta's third-party reports, counts these). Echoes (our own sends), reactions and reads do not.
+RENEWING_EVENTS = frozenset({"message", "postback", "referral"})
 
 
 class TunnelState(str, enum.Enum):
@@ -22,13 +23,16 @@ class TunnelState(str, enum.Enum):
 
 
 def meta_time(value) -> dt.datetime | None:
-    """A Meta timestamp as an aware UTC datetime: epoch milliseconds (the norm), or an ISO-8601 string (seen in
-    some deliveries). None when it is neither."""
+    """A Meta timestamp as an aware UTC datetime: epoch milliseconds (the norm), seconds, or an ISO-8601 string
+    (seen in some deliveries). None when it is none of these."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
+        # Milliseconds are the norm; the dashboard's test sends seconds ("1527459824"): no real millisecond
+        # timestamp is below 10^11 (that is March 1973).
+        seconds = value if abs(value) < 10**11 else value / 1000
         try:
-            return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
         except (OverflowError, OSError, ValueError):
             return None
     if isinstance(value, str):

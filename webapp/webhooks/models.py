@@ -12,6 +12,7 @@ from webapp.extensions import db
 
 class DeliveryStatus(str, enum.Enum):
     PENDING = "pending"  # stored, not yet turned into messages and tickets
+    PROCESSING = "processing"  # claimed by one process; reclaimed if it stays so (the process died)
     PROCESSED = "processed"
     IGNORED = "ignored"  # understood, nothing to do (an unknown account, a test shape)
     FAILED = "failed"  # processing raised; retried by the scheduler
@@ -33,3 +34,5 @@ class WebhookDelivery(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # after a failure

@@ -11,9 +11,10 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.extensions import csrf
+from webapp.core import workers
+from webapp.extensions import csrf, db
 from webapp.meta.signatures import equal, verify
-from webapp.webhooks import store
+from webapp.webhooks import processor, store
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -45,4 +46,19 @@ def receive():
         return jsonify(error="malformed JSON"), 400
     object_type = payload.get("object") if isinstance(payload, dict) else None
     delivery, new = store.keep(body, object_type if isinstance(object_type, str) else None)
+    if new:
+        _process(delivery.id)
     return jsonify(received=True, delivery=delivery.id, duplicate=not new), 200
+
+
+def _process(delivery_id: int) -> None:
+    """The delivery is committed: processing it can no longer lose it, and must not turn into a 5xx."""
+    mode = current_app.config["WEBHOOK_PROCESSING"]
+    if mode == "background":
+        workers.wake(processor.WORKER)
+    elif mode == "inline":
+        try:
+            processor.process_now(delivery_id, current_app._get_current_object())
+        except Exception:  # kept as pending/processing: the worker or the sweep takes it again
+            db.session.rollback()
+            current_app.logger.exception("webhook delivery %s: inline processing failed", delivery_id)

@@ -1,0 +1,101 @@
+"""Background work of one serving process: drain loops woken right after a commit that gave them work.
+
+Each worker (webhook processing, sending, media downloads, profile fetches) is a loop that calls its `drain`
+function until it reports nothing left, then sleeps until woken or until `idle` seconds pass (so it also picks
+up work other processes stored, and work a crash left behind). Under gunicorn's gevent worker, threads are
+greenlets. What a worker does is claimed in the database, so several processes can run the same workers.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from flask import Flask
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+# name -> the running Worker of this process
+_running: dict[str, "Worker"] = {}
+# name -> (drain, idle seconds): what start_all starts
+_registry: dict[str, tuple[Callable[[Flask], int], float]] = {}
+
+
+def register(name: str, drain: Callable[[Flask], int], idle: float = 5.0) -> None:
+    """`drain(app)` does a bounded amount of work and returns how much it did (0 = nothing left)."""
+    _registry[name] = (drain, idle)
+
+
+class Worker:
+    def __init__(self, app: Flask, name: str, drain: Callable[[Flask], int], idle: float):
+        self.app, self.name, self.drain, self.idle = app, name, drain, idle
+        self.woken = threading.Event()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    def run_once(self) -> int:
+        with self.app.app_context():
+            try:
+                return self.drain(self.app)
+            finally:
+                db.session.remove()
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            self.woken.clear()
+            try:
+                while not self.stopped.is_set() and self.run_once():
+                    pass
+            except Exception:  # the database may be restarting: try again after the idle wait
+                log.exception("background worker %s failed", self.name)
+            self.woken.wait(self.idle)
+
+    def start(self) -> "Worker":
+        self.thread = threading.Thread(target=self._loop, name=f"direto-{self.name}", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.woken.set()
+
+
+def start_all(app: Flask) -> None:
+    for name, (drain, idle) in _registry.items():
+        if name not in _running:
+            _running[name] = Worker(app, name, drain, idle).start()
+
+
+def stop_all() -> None:
+    for worker in _running.values():
+        worker.stop()
+    _running.clear()
+
+
+def wake(name: str) -> None:
+    worker = _running.get(name)
+    if worker is not None:
+        worker.wake()
+
+
+def wake_after_commit(name: str) -> None:
+    """Wake worker `name` once the current transaction commits (its work is then visible to it)."""
+    db.session.info.setdefault("wake_workers", set()).add(name)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for name in session.info.pop("wake_workers", ()):
+        wake(name)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("wake_workers", None)

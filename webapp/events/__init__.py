@@ -1,0 +1,1 @@
+"""Live events: what open pages must hear about (new DMs, ticket changes, tunnel notices)."""
