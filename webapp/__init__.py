@@ -77,10 +77,12 @@ def register_blueprints(app: Flask) -> None:
     from webapp.connections.views import bp as connections_bp
     from webapp.core.views import bp as core_bp
     from webapp.inbox.views import bp as inbox_bp
+    from webapp.messages.views import bp as messages_bp
     from webapp.webhooks.views import bp as webhooks_bp
     from webapp.workspace.views import bp as workspace_bp
 
-    for blueprint in (core_bp, auth_bp, inbox_bp, connections_bp, admin_bp, bots_bp, workspace_bp, webhooks_bp):
+    for blueprint in (core_bp, auth_bp, inbox_bp, messages_bp, connections_bp, admin_bp, bots_bp, workspace_bp,
+                      webhooks_bp):
         app.register_blueprint(blueprint)
     if app.config["WEBHOOK_BARE_ENDPOINT"]:  # the ingest benchmark's baseline, off unless asked for
         from webapp.webhooks.bare import bp as bare_bp
@@ -91,9 +93,11 @@ def register_blueprints(app: Flask) -> None:
 def register_workers(app: Flask) -> None:
     """Background loops each serving process runs (started by gunicorn's post_worker_init)."""
     from webapp.core import workers
+    from webapp.messages import inbound, media
     from webapp.webhooks import processor
 
     workers.register(processor.WORKER, processor.drain, idle=5.0)
+    workers.register(inbound.MEDIA_WORKER, media.drain, idle=30.0)
 
 
 def register_commands(app: Flask) -> None:

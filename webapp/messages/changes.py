@@ -11,7 +11,8 @@ from sqlalchemy import update
 
 from webapp.events import bus
 from webapp.extensions import db
-from webapp.messages.models import Direction, MediaStatus, Message, MessageStatus
+from webapp.messages import media
+from webapp.messages.models import Direction, Message, MessageStatus
 from webapp.tickets.models import Ticket
 from webapp.webhooks import parse
 
@@ -50,15 +51,7 @@ def unsend(message: Message, when: dt.datetime) -> None:
         return
     message.deleted_at, message.text, message.attachments = when, None, None
     message.details = {k: v for k, v in (message.details or {}).items() if k in ("standby",)} or None
-    try:
-        from webapp.messages import media
-    except ImportError:  # pragma: no cover - the media module lands with the downloads
-        media = None
-    if media is not None and hasattr(media, "forget"):
-        media.forget(message)
-    else:
-        for row in message.media:
-            row.status = MediaStatus.FAILED
+    media.forget(message)
     _changed(message, "deleted")
 
 
