@@ -27,6 +27,8 @@ from webapp.extensions import db
 from webapp.team import directory
 from webapp.team.models import Role
 
+pytest_plugins = ["tests.inbound_support"]  # Meta's webhook as tests send it: `inbox_app`, `meta`
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct horse 42"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

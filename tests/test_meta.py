@@ -1,9 +1,12 @@
 """The Meta boundary without the network: error mapping (meta-platform.md §4.4), signatures, token crypto."""
+import socket
+import threading
+
 import pytest
 from cryptography.fernet import Fernet
 
 from webapp.core import crypto
-from webapp.meta import errors, signatures
+from webapp.meta import client, errors, signatures
 
 
 @pytest.mark.parametrize(
@@ -78,3 +81,56 @@ def test_a_rotated_key_still_reads_old_tokens_and_a_wrong_key_fails_clearly():
     assert crypto.decrypt(stored, {"TOKEN_ENCRYPTION_KEY": f"{new},{old}", "SECRET_KEY": "x"}) == "token"
     with pytest.raises(crypto.TokenDecryptError):
         crypto.decrypt(stored, {"TOKEN_ENCRYPTION_KEY": new, "SECRET_KEY": "x"})
+
+
+# ---- no answer: was the request delivered? ---------------------------------------------------------------
+
+
+def graph_at(port: int, read_timeout: float = 0.3) -> client.GraphClient:
+    return client.GraphClient(f"http://127.0.0.1:{port}/", "v24.0", "app", "secret", timeout=(1, read_timeout))
+
+
+def send_through(graph: client.GraphClient) -> errors.MetaError:
+    with pytest.raises(errors.MetaError) as raised:
+        graph.send_message("page", "page-token", "igsid", {"text": "Oi"})
+    return raised.value
+
+
+def test_a_refused_connection_is_transient_and_safe_to_send_again():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    error = send_through(graph_at(port))
+    assert type(error) is errors.Transient and error.retryable
+
+
+def test_no_answer_in_time_leaves_the_request_unconfirmed():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)  # the kernel accepts the connection; nobody ever answers
+        error = send_through(graph_at(server.getsockname()[1]))
+    assert type(error) is errors.Unconfirmed and error.retryable  # a read may be repeated; a send must be confirmed
+    assert "in time" in str(error)
+
+
+def test_a_connection_dropped_after_the_request_left_is_unconfirmed():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def read_then_hang_up():
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)  # the request arrived: Meta might act on it...
+
+        listener = threading.Thread(target=read_then_hang_up)
+        listener.start()
+        error = send_through(graph_at(server.getsockname()[1], read_timeout=5))
+        listener.join(5)
+    assert type(error) is errors.Unconfirmed  # ...so the caller cannot know whether it was sent
+
+
+def test_the_read_timeout_is_configured_and_the_connect_timeout_stays_short():
+    config = {"META_GRAPH_URL": "https://graph.facebook.com/", "META_GRAPH_VERSION": "v24.0",
+              "FACEBOOK_CLIENT_ID": "1", "FACEBOOK_CLIENT_SECRET": "s", "META_READ_TIMEOUT": 7}
+    assert client.GraphClient.from_config(config).timeout == (5, 7.0)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from tests.test_inbound import ACCOUNT, ANA, customer, inbox_app, meta, ms, rows, the_ticket  # noqa: F401
+from tests.inbound_support import ACCOUNT, customer, rows, the_ticket
 from webapp.bots import store as bot_store
 from webapp.bots.models import Bot
 from webapp.connections.models import Connection, ConnectionStatus

@@ -123,8 +123,6 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         # Seconds to wait for Meta's answer (a send whose answer is lost is confirmed by its echo, never resent blindly).
         "META_READ_TIMEOUT": float(get("META_READ_TIMEOUT", 20)),
         "META_TEXT_LIMIT_BYTES": int(get("META_TEXT_LIMIT_BYTES", 1000)),
-        # Background work (sending, media, profiles) off: tests that drive each step themselves.
-        "BACKGROUND_WORKERS": _as_bool(get("BACKGROUND_WORKERS", True)),
     }
     settings.update(overrides or {})
     return settings

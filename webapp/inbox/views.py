@@ -1,8 +1,11 @@
-"""Chat and Histórico. The workspace issue fills them; the shell is here from the start."""
+"""Chat and Histórico: the queue of waiting tickets now; the workspace issue adds the conversation and the rest."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
+
+from webapp.database import utcnow
+from webapp.inbox import queue
 
 bp = Blueprint("inbox", __name__)
 
@@ -10,7 +13,9 @@ bp = Blueprint("inbox", __name__)
 @bp.get("/")
 @login_required
 def chat():
-    return render_template("inbox/chat.html")
+    now = utcnow()
+    return render_template("inbox/chat.html", waiting=queue.waiting(current_user, now),
+                           mine=queue.assigned_count(current_user))
 
 
 @bp.get("/history")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from webapp.meta import errors
 from webapp.meta.signatures import appsecret_proof
@@ -40,6 +41,10 @@ WEBHOOK_FIELDS = (
 PROFILE_FIELDS = "name,username,profile_pic,is_verified_user,follower_count,is_user_follow_business"
 PAGE_FIELDS = "id,name,access_token,tasks,instagram_business_account{id,username,profile_picture_url}"
 MAX_PAGING = 200  # a runaway `next` chain must end
+CONNECT_TIMEOUT = 5.0
+# Failures raised before any byte of the request left: Meta cannot have acted on these.
+NEVER_SENT = (requests.ConnectTimeout, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+              requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,31 @@ def login_dialog_url(config) -> str:
     return f"{config['META_OAUTH_DIALOG_URL'].rstrip('/')}/{config['META_GRAPH_VERSION']}/dialog/oauth"
 
 
+def never_sent(exc: requests.RequestException) -> bool:
+    """True when the request surely did not reach Meta: it failed while connecting (refused, no route, DNS,
+    connect timeout) or before it could be built."""
+    if isinstance(exc, NEVER_SENT):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        reason = getattr(cause, "reason", cause)  # requests wraps urllib3's MaxRetryError(reason=...)
+        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return False
+
+
+def unanswered(exc: requests.RequestException) -> errors.Transient:
+    """The typed error for a request that got no answer. Only one that surely never left is plain Transient:
+    a send that may have been delivered must not be sent again blindly."""
+    if never_sent(exc):
+        return errors.Transient(f"Could not reach Meta ({type(exc).__name__})")
+    if isinstance(exc, requests.Timeout):
+        return errors.Unconfirmed(f"Meta did not answer in time ({type(exc).__name__})")
+    return errors.Unconfirmed(f"The connection to Meta broke before its answer ({type(exc).__name__})")
+
+
 class GraphClient:
     def __init__(self, graph_url: str, version: str, app_id: str | None, app_secret: str | None,
-                 timeout: tuple[float, float] = (5, 20), session: requests.Session | None = None):
+                 timeout: tuple[float, float] = (CONNECT_TIMEOUT, 20), session: requests.Session | None = None):
         self.base = graph_url.rstrip("/") + "/"
         self.version = version
         self.app_id = app_id
@@ -96,7 +123,8 @@ class GraphClient:
     @classmethod
     def from_config(cls, config) -> "GraphClient":
         return cls(config["META_GRAPH_URL"], config["META_GRAPH_VERSION"], config["FACEBOOK_CLIENT_ID"],
-                   config["FACEBOOK_CLIENT_SECRET"])
+                   config["FACEBOOK_CLIENT_SECRET"],
+                   timeout=(CONNECT_TIMEOUT, float(config.get("META_READ_TIMEOUT", 20))))
 
     def url(self, path: str) -> str:
         return f"{self.base}{self.version}/{path.lstrip('/')}"
@@ -116,10 +144,8 @@ class GraphClient:
         try:
             response = self.http.request(method, url, params=params, data=data, json=json, headers=headers,
                                          timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise errors.Transient(f"Meta did not answer in time ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
-            raise errors.Transient(f"Could not reach Meta ({type(exc).__name__})") from exc
+            raise unanswered(exc) from exc
         log.info("graph %s %s -> %s in %.0f ms", method, urlsplit(url).path, response.status_code,
                  (time.monotonic() - started) * 1000)
         try:

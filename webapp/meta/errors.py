@@ -61,9 +61,14 @@ class RateLimited(MetaError):
 
 
 class Transient(MetaError):
-    """2, 1200, HTTP 5xx, timeouts and dropped connections: try again later."""
+    """2, 1200, HTTP 5xx, or Meta could not be reached at all: try again later, the request did no harm."""
 
     retryable = True
+
+
+class Unconfirmed(Transient):
+    """The request left, but no answer came back (read timeout, connection dropped after sending): Meta may have
+    acted on it. Reads can simply be repeated; a send must first be confirmed or ruled out by its echo."""
 
 
 RATE_LIMIT_CODES = {4, 17, 32, 613, 80002}

@@ -55,7 +55,7 @@ def sweep(app: Flask) -> None:
     """Every minute, the safety net under the per-process workers: deliveries, sends, downloads and profiles that
     a crash or an outage left behind, echoes that waited too long, changes whose message never came."""
     from webapp.database import utcnow
-    from webapp.messages import early, inbound, media
+    from webapp.messages import early, inbound, media, sender
     from webapp.tickets import profiles
     from webapp.webhooks import processor
 
@@ -63,6 +63,7 @@ def sweep(app: Flask) -> None:
     for _ in range(50):  # bounded: a huge backlog is the workers' job, not one tick's
         if not processor.drain(app):
             break
+    sender.sweep(app)
     media.drain(app)
     early.settle_stale_echoes(now)
     inbound.forget_early_changes(now - dt.timedelta(days=30))
