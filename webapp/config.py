@@ -105,7 +105,8 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": public_base_url.startswith("https://"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A server can drop a connection (a PostgreSQL restart); a SQLite file cannot, so it skips the extra query.
+        "SQLALCHEMY_ENGINE_OPTIONS": {} if database_url.startswith("sqlite") else {"pool_pre_ping": True},
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: long agent shifts
         "BABEL_DEFAULT_LOCALE": "pt_BR",
         "BABEL_DEFAULT_TIMEZONE": "America/Sao_Paulo",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from contextlib import contextmanager
 from typing import Callable
 
-from flask import Flask
+from flask import Flask, has_request_context
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -19,10 +21,39 @@ from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
+# Webhook requests this process is serving right now: background work steps aside for them (Meta waits for the
+# answer, and gives up after 20 s), and catches up when they are done.
+_answering = 0
+MAX_DEFER = 0.5  # seconds a unit of background work waits at most, so a steady stream cannot starve it
+
 # name -> the running Worker of this process
 _running: dict[str, "Worker"] = {}
 # name -> (drain, idle seconds): what start_all starts
 _registry: dict[str, tuple[Callable[[Flask], int], float]] = {}
+
+
+@contextmanager
+def answering():
+    """Wrap the serving of a request that must not wait behind background work (the webhook)."""
+    global _answering
+    _answering += 1
+    try:
+        yield
+    finally:
+        _answering -= 1
+
+
+def pause_point() -> None:
+    """Called by background work between two units (an event, a message, a file). Under gevent a database call
+    never yields, so without this a backlog would hold the whole process: requests would wait, and gunicorn
+    would kill the worker. Inline work (inside a request) does not pause."""
+    if has_request_context():
+        return
+    time.sleep(0)  # gevent patches time.sleep: other greenlets (the requests) run now
+    waited = 0.0
+    while _answering and waited < MAX_DEFER:
+        time.sleep(0.002)
+        waited += 0.002
 
 
 def register(name: str, drain: Callable[[Flask], int], idle: float = 5.0) -> None:

@@ -77,6 +77,7 @@ def drain(app: Flask) -> int:
             if message_id is None:
                 break
             tried.add(message_id)
+            workers.pause_point()
             if _claim(message_id, utcnow(), lease(app.config)):
                 _send(app.config, client, message_id)
                 handled += 1

@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import and_, or_, select, update
 
 from webapp.connections.models import Connection
+from webapp.core import workers
 from webapp.database import utcnow
 from webapp.extensions import db
 from webapp.messages import inbound
@@ -88,6 +89,7 @@ def process(delivery_id: int, app: Flask, now: dt.datetime | None = None) -> Del
         if connection is None:
             unknown.add(event.account_id)
             continue
+        workers.pause_point()
         try:
             outcomes.append(inbound.record(event, connection, now, app.config))
         except Exception as error:  # one bad event must not hold back the others; the delivery is retried

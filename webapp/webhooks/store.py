@@ -3,25 +3,31 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.webhooks.models import WebhookDelivery
+from webapp.webhooks.models import DeliveryStatus, WebhookDelivery
 
 
-def keep(body: bytes, object_type: str | None) -> tuple[WebhookDelivery, bool]:
-    """Store the raw delivery and commit; (delivery, False) when the same bytes were already stored.
+# Built once, on the table rather than the mapped class: the ORM's insert machinery costs more than the INSERT.
+_INSERT = insert(WebhookDelivery.__table__).returning(WebhookDelivery.__table__.c.id)
 
-    Insert first: a redelivery is the exception, so the usual path is one INSERT, and the unique digest, not a
-    prior SELECT, decides (which also covers two workers receiving the same redelivery at once).
+
+def keep(body: bytes, object_type: str | None) -> tuple[int, bool]:
+    """Store the raw delivery and commit; (delivery id, new). A second copy of the same bytes is not new.
+
+    Insert first: a redelivery is the exception, so the usual path is one INSERT … RETURNING and one commit (no ORM
+    flush, no reload after the commit: this is the hot path of the webhook), and the unique digest, not a prior
+    SELECT, decides (which also covers two workers receiving the same redelivery at once).
     """
     digest = hashlib.sha256(body).hexdigest()
-    delivery = WebhookDelivery(body_sha256=digest, body=body, object_type=object_type)
-    db.session.add(delivery)
     try:
+        delivery_id = db.session.connection().execute(_INSERT, {
+            "body_sha256": digest, "body": body, "object_type": object_type, "status": DeliveryStatus.PENDING,
+            "attempts": 0}).scalar_one()
         db.session.commit()
-        return delivery, True
+        return delivery_id, True
     except IntegrityError:
         db.session.rollback()
-        return db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.body_sha256 == digest)), False
+        return db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.body_sha256 == digest)), False

@@ -32,6 +32,11 @@ def verify_subscription():
 @bp.post("/instagram")
 @csrf.exempt  # Meta cannot carry our CSRF token; the signature authenticates instead
 def receive():
+    with workers.answering():  # background processing steps aside while Meta waits for this answer
+        return _receive()
+
+
+def _receive():
     request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
     try:
         body = request.get_data(cache=False)
@@ -45,10 +50,10 @@ def receive():
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
         return jsonify(error="malformed JSON"), 400
     object_type = payload.get("object") if isinstance(payload, dict) else None
-    delivery, new = store.keep(body, object_type if isinstance(object_type, str) else None)
+    delivery_id, new = store.keep(body, object_type if isinstance(object_type, str) else None)
     if new:
-        _process(delivery.id)
-    return jsonify(received=True, delivery=delivery.id, duplicate=not new), 200
+        _process(delivery_id)
+    return jsonify(received=True, delivery=delivery_id, duplicate=not new), 200
 
 
 def _process(delivery_id: int) -> None:
