@@ -6,13 +6,10 @@ registers it only when WEBHOOK_BARE_ENDPOINT is on.
 """
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, jsonify
 
 from webapp.extensions import csrf
-from webapp.meta.signatures import verify
+from webapp.webhooks.views import Refused, signed_json
 
 bp = Blueprint("webhooks_bare", __name__, url_prefix="/webhooks")
 
@@ -20,15 +17,8 @@ bp = Blueprint("webhooks_bare", __name__, url_prefix="/webhooks")
 @bp.post("/instagram/bare")
 @csrf.exempt  # signed like Meta's deliveries, as the endpoint it stands in for
 def receive_bare():
-    request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
     try:
-        body = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        return jsonify(error="body too large"), 413
-    if not verify(body, request.headers.get("X-Hub-Signature-256"), current_app.config["FACEBOOK_CLIENT_SECRET"]):
-        return jsonify(error="invalid signature"), 401
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return jsonify(error="malformed JSON"), 400
+        signed_json()
+    except Refused as refused:
+        return jsonify(error=refused.error), refused.status
     return jsonify(received=True), 200
