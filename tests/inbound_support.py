@@ -5,6 +5,7 @@ A pytest plugin (see tests/conftest.py): the fixtures `inbox_app`, `shop` and `m
 """
 import datetime as dt
 import json
+import time
 
 import pytest
 
@@ -90,3 +91,15 @@ def the_ticket(app) -> Ticket:
 
 def conversation(app) -> list[Message]:
     return rows(app, Message, order=Message.sent_at)
+
+
+def eventually(check, timeout=30.0, what="the live server"):
+    """Wait for something another process does (the live server's workers, the sandbox); returns the first truthy
+    result, and fails the test if none comes in time. Polling a condition, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

@@ -3,10 +3,9 @@ gevent, its background workers), and the webhook, the processor, the bot and the
 
 Every event kind is sent the way the sandbox really delivers it (docs/sandbox.md, control API).
 """
-import time
-
 import pytest
 
+from tests.inbound_support import eventually
 from tests.test_connections import admin, linked_connection  # noqa: F401  (fixtures and helpers)
 from webapp.bots import store as bot_store
 from webapp.extensions import db
@@ -32,17 +31,6 @@ def setup(meta_app):
 @pytest.fixture
 def shop(admin, setup):  # noqa: F811
     return linked_connection(admin, setup)
-
-
-def eventually(check, timeout=30.0):
-    """Wait for something another process does (the live server's workers); returns the first truthy result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out waiting for the live server"
-        time.sleep(0.05)
 
 
 def query(app, statement):

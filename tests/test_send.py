@@ -15,6 +15,7 @@ import pytest
 from flask_babel import force_locale
 
 from tests.conftest import run_concurrently
+from tests.inbound_support import eventually
 from tests.test_connections import admin, linked_connection, setup  # noqa: F401  (fixtures)
 from webapp.connections.models import Connection, ConnectionStatus
 from webapp.database import utcnow
@@ -51,7 +52,7 @@ def open_ticket(meta_app, admin, setup, sandbox):  # noqa: F811
         mid = sandbox.post("messages", customer="ana", kind="text", text="Oi", **written)["mid"]
         # Her message reaches Direto by webhook and renews the tunnel; let that finish before a test changes it.
         sandbox.post("deliveries/await", timeout=WAIT)
-        wait_for(lambda: known(meta_app, mid))  # (without webhook processing there is nothing to wait for)
+        eventually(lambda: known(meta_app, mid), WAIT, "Direto to store her message")
         set_tunnel(meta_app, SimpleNamespace(id=ticket_id), tunnel.WINDOW - dt.timedelta(minutes=1))
         return SimpleNamespace(id=ticket_id, connection_id=connection_id)
 
@@ -109,13 +110,6 @@ def set_tunnel(meta_app, ticket, closes_in: dt.timedelta) -> None:
 def business_messages(sandbox) -> list[dict]:
     """What Ana's phone shows from the business."""
     return [m for m in sandbox.get(f"threads/{ANA}")["messages"] if m["from"] == "business"]
-
-
-def wait_for(condition, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return found
 
 
 def known(meta_app, mid) -> bool:
@@ -319,7 +313,7 @@ def unanswered_send(meta_app, ticket, sandbox, monkeypatch) -> int:
     sandbox.fault("send", latency_ms=2000, count=1)
     message_id = queue(meta_app, ticket)
     drain_until(meta_app, message_id, unanswered)
-    assert wait_for(lambda: business_messages(sandbox)), "the sandbox never sent the delayed message"
+    eventually(lambda: business_messages(sandbox), WAIT, "the sandbox to send the delayed message")
     return message_id
 
 
@@ -336,7 +330,7 @@ def test_after_the_grace_its_echo_confirms_an_unanswered_send(meta_app, ticket, 
     message_id = unanswered_send(meta_app, ticket, sandbox, monkeypatch)
     delivered = business_messages(sandbox)[0]["mid"]
     sandbox.post("deliveries/await", timeout=WAIT)  # Meta's echo went to Direto's webhook
-    assert wait_for(lambda: known(meta_app, delivered)), "Direto never stored the echo"
+    eventually(lambda: known(meta_app, delivered), WAIT, "Direto to store the echo")
     due_now(meta_app, message_id)
     message = settled(meta_app, message_id)
     assert len(business_messages(sandbox)) == 1

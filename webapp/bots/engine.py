@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from webapp.bots import hours
 
 OPTION_PAYLOAD = "DIRETO_BOT_OPTION:"  # quick-reply payloads carry the option number
-MAX_QUICK_REPLIES = 13  # Instagram's limit; a longer menu is still answerable by number
-QUICK_REPLY_TITLE = 20
 
 
 @dataclass(frozen=True)
@@ -62,8 +60,9 @@ def menu_text(rules: Rules) -> str:
 
 
 def quick_replies(rules: Rules) -> list[dict]:
-    return [{"content_type": "text", "title": option.label[:QUICK_REPLY_TITLE],
-             "payload": f"{OPTION_PAYLOAD}{option.position}"} for option in rules.options[:MAX_QUICK_REPLIES]]
+    """The menu as buttons. The sender fits them to Instagram's limits; a longer menu is still answerable by number."""
+    return [{"content_type": "text", "title": option.label, "payload": f"{OPTION_PAYLOAD}{option.position}"}
+            for option in rules.options]
 
 
 def _plain(text: str) -> str:
@@ -113,6 +112,6 @@ def on_customer_message(rules: Rules, state: State, now: dt.datetime, default_de
     return _menu(rules, rules.invalid_answer_message, now, attempts, "invalid")
 
 
-def on_timeout(rules: Rules, state: State, default_department_id: int) -> Step:
+def on_timeout(state: State, default_department_id: int) -> Step:
     """The customer did not answer the menu in time: the ticket goes to the connection's default department."""
     return Step(route_to=default_department_id, reason="no_answer", attempts=state.attempts)

@@ -51,26 +51,25 @@ def on_customer_message(ticket: Ticket, connection: Connection, contact: Contact
     if bot is None:  # the bot was switched off since the ticket opened: let the team have it
         _route(ticket, ticket.department_id, "bot_unavailable", now)
         return
-    step = engine.on_customer_message(rules_of(bot), state_of(ticket), now, ticket.department_id, text, payload)
-    _apply(ticket, contact, bot, step, now)
+    rules = rules_of(bot)
+    step = engine.on_customer_message(rules, state_of(ticket), now, ticket.department_id, text, payload)
+    _apply(ticket, contact, rules, step, now)
 
 
 def time_out(ticket: Ticket, now: dt.datetime) -> None:
+    """Whatever became of the bot meanwhile, an unanswered menu ends in the connection's default department."""
     connection = db.session.get(Connection, ticket.connection_id)
-    bot = bot_of(connection)
-    rules = rules_of(bot) if bot is not None else None
-    step = engine.on_timeout(rules, state_of(ticket), connection.default_department_id) if rules else \
-        engine.Step(route_to=connection.default_department_id, reason="no_answer")
-    _apply(ticket, ticket.contact, bot, step, now)
+    step = engine.on_timeout(state_of(ticket), connection.default_department_id)
+    _apply(ticket, ticket.contact, None, step, now)
 
 
-def _apply(ticket: Ticket, contact: Contact, bot: Bot | None, step: engine.Step, now: dt.datetime) -> None:
+def _apply(ticket: Ticket, contact: Contact, rules: engine.Rules | None, step: engine.Step, now: dt.datetime) -> None:
     if step.say:
         department = db.session.get(Department, step.route_to or ticket.department_id)
         values = {"protocolo": ticket.protocol, "nome": contact.name or contact.username or "",
                   "departamento": department.name if department else ""}
+        details = {"quick_replies": engine.quick_replies(rules)} if step.offer_menu and rules else None
         for template in step.say:
-            details = {"quick_replies": engine.quick_replies(rules_of(bot))} if step.offer_menu and bot else None
             outbound.queue(ticket, author=Author.BOT, now=now, text=fill(template, **values), details=details)
     ticket.bot_attempts = step.attempts
     ticket.out_of_hours_sent = ticket.out_of_hours_sent or step.out_of_hours_sent

@@ -17,7 +17,7 @@ from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
-_listeners: list[Callable[[int], None]] = []
+_listeners: list[Callable[[], None]] = []
 _lock = threading.Lock()
 
 
@@ -34,8 +34,8 @@ def publish(kind: str, *, ticket=None, department_id: int | None = None, connect
     return row
 
 
-def subscribe(listener: Callable[[int], None]) -> Callable[[], None]:
-    """Call `listener(last_event_id)` after each commit that recorded events; returns the unsubscribe."""
+def subscribe(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call `listener()` after each commit that recorded events (it reads the new rows); returns the unsubscribe."""
     with _lock:
         _listeners.append(listener)
     return lambda: _listeners.remove(listener) if listener in _listeners else None
@@ -46,7 +46,7 @@ def _wake(session: Session) -> None:
         return
     for listener in list(_listeners):
         try:
-            listener(0)
+            listener()
         except Exception:  # a broken listener must not undo a committed change
             log.exception("live event listener failed")
 

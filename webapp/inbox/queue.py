@@ -43,9 +43,8 @@ def _last_customer_texts(ticket_ids: list[int]) -> dict[int, str | None]:
     latest = (select(Message.ticket_id, func.max(Message.id).label("id"))
               .where(Message.ticket_id.in_(ticket_ids), Message.direction == Direction.INBOUND)
               .group_by(Message.ticket_id).subquery())
-    rows = db.session.execute(select(Message.ticket_id, Message.text, Message.kind, Message.deleted_at)
-                              .join(latest, latest.c.id == Message.id)).all()
-    return {ticket_id: (None if deleted else text) for ticket_id, text, kind, deleted in rows}
+    rows = db.session.execute(select(Message.ticket_id, Message.text).join(latest, latest.c.id == Message.id)).all()
+    return dict(rows)  # an unsent message's text is already gone
 
 
 def assigned_count(user) -> int:

@@ -34,7 +34,7 @@ from webapp.extensions import db
 from webapp.messages import early, outbound, reasons
 from webapp.messages.models import Author, Message, MessageStatus
 from webapp.meta import errors
-from webapp.meta.client import CONNECT_TIMEOUT, GraphClient
+from webapp.meta.client import CONNECT_TIMEOUT, MAX_QUICK_REPLIES, QUICK_REPLY_TITLE, GraphClient
 from webapp.team.models import User
 from webapp.tickets import tunnel
 from webapp.tickets.models import Contact, Ticket
@@ -48,8 +48,6 @@ MAX_ATTEMPTS = 6  # the first try and five automatic retries
 BACKOFF = tuple(dt.timedelta(seconds=s) for s in (5, 30, 120, 600, 1800))
 # Meta echoes an accepted message within seconds: a send unanswered for this long, with no echo, never arrived.
 UNCONFIRMED_GRACE = dt.timedelta(seconds=60)
-MAX_QUICK_REPLIES = 13
-QUICK_REPLY_TITLE = 20
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING)
 DONE = (MessageStatus.SENT, MessageStatus.SEEN)
 

@@ -38,6 +38,9 @@ WEBHOOK_FIELDS = (
     "messaging_referral",
     "message_edit",
 )
+# Instagram's quick replies (meta-platform.md §4.1): at most 13, titles cut at 20 characters.
+MAX_QUICK_REPLIES = 13
+QUICK_REPLY_TITLE = 20
 PROFILE_FIELDS = "name,username,profile_pic,is_verified_user,follower_count,is_user_follow_business"
 PAGE_FIELDS = "id,name,access_token,tasks,instagram_business_account{id,username,profile_picture_url}"
 MAX_PAGING = 200  # a runaway `next` chain must end

@@ -26,8 +26,7 @@ def _notify(ticket_id: int, closes_at: dt.datetime, notice: str, now: dt.datetim
                              Ticket.status != TicketStatus.CLOSED)
         .values(tunnel_notice=notice).execution_options(synchronize_session=False)).rowcount == 1
     if recorded:
-        ticket = db.session.get(Ticket, ticket_id)
-        db.session.refresh(ticket)
+        ticket = db.session.get(Ticket, ticket_id, populate_existing=True)
         if notice == CLOSED:
             db.session.add(TicketEvent(ticket_id=ticket_id, kind="tunnel_closed", created_at=now,
                                        details={"closed_at": closes_at.isoformat()}))
