@@ -103,9 +103,10 @@ def test_every_ui_text_has_a_portuguese_translation():
     """An English msgid without a pt-BR string would show English to a Brazilian team."""
     with open(ROOT / "webapp/translations/pt_BR/LC_MESSAGES/messages.mo", "rb") as fh:
         catalog = read_mo(fh)
-    # read_mo gives contexts as bytes
-    translated = {(m.id, m.context.decode() if isinstance(m.context, bytes) else m.context)
-                  for m in catalog if m.id and m.string}
+    # read_mo gives contexts as bytes, and a plural's ids and strings as lists (singular first)
+    translated = {(m.id[0] if isinstance(m.id, (list, tuple)) else m.id,
+                   m.context.decode() if isinstance(m.context, bytes) else m.context)
+                  for m in catalog if m.id and (all(m.string) if isinstance(m.string, (list, tuple)) else m.string)}
     method_map = [("webapp/**.py", "python"), ("templates/**.html", "jinja2")]
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
                 "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}

@@ -61,7 +61,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_time_zone)
     auth_loader.init_app(app, login_manager)
     security.init_app(app)
     i18n.init_app(app)
@@ -76,13 +76,15 @@ def register_blueprints(app: Flask) -> None:
     from webapp.bots.views import bp as bots_bp
     from webapp.connections.views import bp as connections_bp
     from webapp.core.views import bp as core_bp
+    from webapp.events.views import bp as events_bp
+    from webapp.history.views import bp as history_bp
     from webapp.inbox.views import bp as inbox_bp
     from webapp.messages.views import bp as messages_bp
     from webapp.webhooks.views import bp as webhooks_bp
     from webapp.workspace.views import bp as workspace_bp
 
-    for blueprint in (core_bp, auth_bp, inbox_bp, messages_bp, connections_bp, admin_bp, bots_bp, workspace_bp,
-                      webhooks_bp):
+    for blueprint in (core_bp, auth_bp, inbox_bp, history_bp, messages_bp, connections_bp, admin_bp, bots_bp, workspace_bp,
+                      webhooks_bp, events_bp):
         app.register_blueprint(blueprint)
     if app.config["WEBHOOK_BARE_ENDPOINT"]:  # the ingest benchmark's baseline, off unless asked for
         from webapp.webhooks.bare import bp as bare_bp

@@ -120,10 +120,20 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "WEBHOOK_BARE_ENDPOINT": _as_bool(get("WEBHOOK_BARE_ENDPOINT", False)),
         # Customer media kept under MEDIA_ROOT; larger files are refused (Meta's own largest limit is 25 MB).
         "MEDIA_MAX_BYTES": int(get("MEDIA_MAX_BYTES", 25 * 1024 * 1024)),
+        # What agents attach, within Instagram's limits (meta-platform.md §4.2: images 8 MB; video, audio and PDF
+        # 25 MB). Decimal megabytes: a file under these is under Meta's limit whichever megabyte Meta means.
+        "ATTACHMENT_IMAGE_MAX_BYTES": int(get("ATTACHMENT_IMAGE_MAX_BYTES", 8_000_000)),
+        "ATTACHMENT_MAX_BYTES": int(get("ATTACHMENT_MAX_BYTES", 25_000_000)),
         # Instagram's text limit (meta-platform.md §4.2): bytes of UTF-8, configurable because observations vary.
         # Seconds to wait for Meta's answer (a send whose answer is lost is confirmed by its echo, never resent blindly).
         "META_READ_TIMEOUT": float(get("META_READ_TIMEOUT", 20)),
         "META_TEXT_LIMIT_BYTES": int(get("META_TEXT_LIMIT_BYTES", 1000)),
+        # Live updates (GET /events): seconds between keep-alive comments (proxies close idle connections, and a
+        # dead client is found when writing), the most missed events a reconnecting page gets replayed (more: it
+        # reloads), and how often each process looks for events another process wrote.
+        "SSE_HEARTBEAT": float(get("SSE_HEARTBEAT", 15)),
+        "SSE_CATCH_UP_LIMIT": int(get("SSE_CATCH_UP_LIMIT", 500)),
+        "SSE_POLL": float(get("SSE_POLL", 2)),
     }
     settings.update(overrides or {})
     return settings

@@ -15,6 +15,9 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
 def post_worker_init(worker):
+    from webapp.events import stream
+
+    stream.stop_when(worker.wsgi, lambda: not worker.alive)  # open live streams end at once on shutdown
     if os.environ.get("DIRETO_WORKERS", "1") != "0":
         from webapp.core import workers
 

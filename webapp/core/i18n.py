@@ -37,6 +37,16 @@ def select_locale() -> str:
     return normalise(best) or DEFAULT_LANGUAGE
 
 
+def select_time_zone() -> str:
+    """The company's time zone: every time a page shows is the company's local time."""
+    from webapp.bots.hours import DEFAULT_TIME_ZONE
+    from webapp.extensions import db
+    from webapp.workspace.models import CompanySettings
+
+    settings = db.session.get(CompanySettings, 1)  # read only: never create the row in the middle of a page
+    return settings.time_zone if settings is not None else DEFAULT_TIME_ZONE
+
+
 def html_lang() -> str:
     return str(get_locale()).replace("_", "-")
 

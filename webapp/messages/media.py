@@ -28,8 +28,10 @@ from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
 
 from webapp.database import utcnow
+from webapp.events import bus
 from webapp.extensions import db
 from webapp.messages.models import MediaFile, MediaStatus, Message
+from webapp.tickets.models import Ticket
 
 BATCH_SIZE = 10
 CHUNK_BYTES = 64 * 1024
@@ -123,6 +125,10 @@ def _record(media_id: int, attempts: int, outcome: Outcome, root: Path) -> None:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1 and "status" in values:
+        # Open pages swap "downloading…" for the file (or the reason it could not be kept).
+        message = db.session.get(MediaFile, media_id, populate_existing=True).message
+        bus.publish("message.changed", ticket=db.session.get(Ticket, message.ticket_id), message_id=message.id)
     db.session.commit()
     if result.rowcount != 1 and outcome.path is not None:
         outcome.path.unlink(missing_ok=True)

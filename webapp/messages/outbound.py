@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from webapp.core import workers
+from webapp.events import bus
 from webapp.extensions import db
 from webapp.messages.models import Author, Direction, Message, MessageStatus
 from webapp.tickets import tunnel
@@ -39,7 +40,9 @@ def queue(ticket: Ticket, *, author: Author, now: dt.datetime, text: str | None 
     else:
         workers.wake_after_commit(SENDER)
     db.session.add(message)
+    db.session.flush()  # the id, for the open pages
     ticket.last_message_at = max(ticket.last_message_at or now, now)
+    bus.publish("message.new", ticket=ticket, message_id=message.id, direction="out")
     return message
 
 

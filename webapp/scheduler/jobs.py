@@ -70,10 +70,29 @@ def sweep(app: Flask) -> None:
     profiles.refresh_due(app, now)
 
 
+LIVE_EVENTS_KEPT = dt.timedelta(days=2)
+
+
+def forget_live_events(app: Flask) -> None:
+    """Hourly: live events older than LIVE_EVENTS_KEPT are of no use to a page (one that was away longer reloads).
+    The newest row always stays: SQLite would otherwise give its id again, under pages' resume points."""
+    from sqlalchemy import delete, func, select
+
+    from webapp.database import utcnow
+    from webapp.events.models import LiveEvent
+
+    newest = db.session.scalar(select(func.max(LiveEvent.id)))
+    if newest is not None:
+        db.session.execute(delete(LiveEvent).where(LiveEvent.created_at < utcnow() - LIVE_EVENTS_KEPT,
+                                                   LiveEvent.id < newest))
+        db.session.commit()
+
+
 JOBS = (
     Job("check-connections", dt.timedelta(days=1), check_connections),
     Job("ticket-clock", dt.timedelta(seconds=5), ticket_clock),
     Job("sweep", dt.timedelta(minutes=1), sweep),
+    Job("forget-live-events", dt.timedelta(hours=1), forget_live_events),
 )
 
 

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.database import UTCDateTime, string_enum, utcnow
 from webapp.extensions import db
+
+if TYPE_CHECKING:
+    from webapp.workspace.models import Subject
 
 
 class ProtocolCounter(db.Model):
@@ -45,6 +49,9 @@ class TicketStatus(str, enum.Enum):
     CLOSED = "closed"
 
 
+WAITING_SQL = "status IN ('bot', 'queued')"  # with the bot or in a queue: the tickets the Fila lists
+
+
 class Ticket(db.Model):
     """One attendance of one contact, from opening to closing (a *chamado*), known by its protocol number."""
 
@@ -53,6 +60,9 @@ class Ticket(db.Model):
         # At most one ticket that is not closed per contact: two webhooks at once cannot open two.
         Index("uq_tickets_contact_not_closed", "contact_id", unique=True,
               sqlite_where=text("status != 'closed'"), postgresql_where=text("status != 'closed'")),
+        # The queue: waiting tickets in time order, found without walking past the (many more) closed ones. Queries
+        # must spell the condition the same way (webapp.inbox.lists.WAITING_SQL) for the planner to use it.
+        Index("ix_tickets_waiting", "opened_at", sqlite_where=text(WAITING_SQL), postgresql_where=text(WAITING_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,8 +72,8 @@ class Ticket(db.Model):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     status: Mapped[TicketStatus] = mapped_column(string_enum(TicketStatus), index=True)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     last_customer_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     tunnel_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     # The last tunnel notice given for the current closing time (None, "closing_soon", "closed"): the scheduler
@@ -76,5 +86,17 @@ class Ticket(db.Model):
     out_of_hours_sent: Mapped[bool] = mapped_column(default=False)
     # How the customer came (an ad or an ig.me link), shown on the ticket.
     referral: Mapped[dict | None] = mapped_column(JSON)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # an agent last took it
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     contact: Mapped[Contact] = relationship()
+    subjects: Mapped[list["Subject"]] = relationship(secondary="ticket_subjects", order_by="Subject.name")
+
+
+# The subjects chosen when the ticket was closed (History filters by them).
+ticket_subjects = Table(
+    "ticket_subjects",
+    db.metadata,
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True, index=True),
+)

@@ -1,0 +1,539 @@
+"""Live updates over server-sent events, GET /events (product.md §4, Live updates).
+
+Most tests run against the live server (gunicorn, one gevent worker, as in production): the customer's DMs are
+webhooks signed as Meta signs them, and a small EventSource written here reads the stream over a real socket.
+What needs other settings (a heartbeat of a fraction of a second, a small catch-up limit) runs an in-process app
+on a threaded server, with events recorded by the test itself. Nothing here waits a fixed time for an event.
+"""
+from __future__ import annotations
+
+import base64
+import codecs
+import datetime as dt
+import http.client
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from tests.conftest import CSRF_META, TEST_PASSWORD, _listening_socket
+from tests.inbound_support import eventually
+from webapp import create_app
+from webapp.bots import store as bot_store
+from webapp.config import SANDBOX_APP_SECRET
+from webapp.connections.models import Connection, ConnectionStatus
+from webapp.database import utcnow
+from webapp.events import bus, stream
+from webapp.events.models import LiveEvent
+from webapp.extensions import db
+from webapp.messages.models import Message
+from webapp.meta.signatures import sign
+from webapp.scheduler import jobs
+from webapp.team import directory
+from webapp.team.models import User
+from webapp.tickets.models import Contact, Ticket, TicketStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT, PAGE = "17841400000000777", "104000000000777"
+ANA, BIA, CAIO = "8532027536890212", "4204039278529172", "7310452210384455"
+WAIT = 15.0  # seconds: longest wait for a frame (the live server polls other processes' events every 2 s)
+
+
+# ---- a small EventSource ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    id: str | None
+    event: str | None  # None: a frame without data (it only moves the resume point; browsers fire nothing)
+    data: str | None
+
+
+class Parser:
+    """text/event-stream parsed as the HTML standard says browsers parse it."""
+
+    def __init__(self):
+        self.frames: deque[Frame] = deque()
+        self.comments: list[str] = []
+        self._decoder = codecs.getincrementaldecoder("utf-8")()  # a character may span two reads
+        self._partial = ""
+        self._last_id: str | None = None
+        self._event, self._data, self._id_given = None, [], False
+
+    def feed(self, chunk: bytes) -> None:
+        lines = (self._partial + self._decoder.decode(chunk)).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            line = line.rstrip("\r")
+            if not line:
+                if self._data:
+                    self.frames.append(Frame(self._last_id, self._event or "message", "\n".join(self._data)))
+                elif self._id_given:  # fires nothing in a browser, but moves its resume point: kept to see it
+                    self.frames.append(Frame(self._last_id, None, None))
+                self._event, self._data, self._id_given = None, [], False
+            elif line.startswith(":"):
+                self.comments.append(line[1:].strip())
+            else:
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "id":
+                    self._last_id, self._id_given = value, True
+                elif name == "event":
+                    self._event = value
+                elif name == "data":
+                    self._data.append(value)
+
+
+class EventStream(Parser):
+    """GET /events over a real socket: a small EventSource."""
+
+    def __init__(self, base_url: str, cookie: str | None = None, after: int | None = None,
+                 last_event_id: int | None = None):
+        super().__init__()
+        address = urlsplit(base_url)
+        self.conn = http.client.HTTPConnection(address.hostname, address.port, timeout=WAIT)
+        headers = {"Accept": "text/event-stream"}
+        if cookie:
+            headers["Cookie"] = cookie
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self.conn.request("GET", "/events" + (f"?after={after}" if after is not None else ""), headers=headers)
+        self.sock = self.conn.sock  # the response keeps reading it even when the connection lets go of it
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.received: list[Frame] = []  # every frame next() returned
+        self.ended = False
+
+    def close(self) -> None:
+        self.response.close()
+        self.conn.close()
+
+    def _read(self, deadline: float) -> None:
+        if self.ended:
+            raise AssertionError("the stream ended")
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = self.response.read1(65536)
+        if not chunk:
+            self.ended = True
+        self.feed(chunk)
+
+    def next(self, timeout: float = WAIT) -> Frame:
+        deadline = time.monotonic() + timeout
+        while not self.frames:
+            assert time.monotonic() < deadline, "no frame came in time"
+            self._read(deadline)
+        self.received.append(self.frames.popleft())
+        return self.received[-1]
+
+    def opening(self) -> tuple[list[Frame], int]:
+        """What the stream replays before going live, and the id it goes on from (its first data-less frame)."""
+        replayed = []
+        while (frame := self.next()).event is not None:
+            replayed.append(frame)
+        return replayed, int(frame.id)
+
+    def until(self, wanted, timeout: float = WAIT) -> list[Frame]:
+        """Frames up to and including the first for which wanted(frame) holds."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.next(max(0.01, deadline - time.monotonic()))
+            seen.append(frame)
+            if wanted(frame):
+                return seen
+
+    def wait_for_end(self, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ended:
+            assert time.monotonic() < deadline, "the stream did not end"
+            self._read(deadline)
+
+
+def dm_with(text: str):
+    return lambda frame: frame.event == "dm" and json.loads(frame.data)["text"] == text
+
+
+def signed_in(base_url: str, email: str) -> str:
+    """Sign in as a browser does; the session cookie for the stream's requests."""
+    with requests.Session() as session:  # closed: an idle keep-alive connection would outlive the test
+        page = session.get(f"{base_url}/login", timeout=30)
+        token = CSRF_META.search(page.text).group(1)
+        answer = session.post(f"{base_url}/login", allow_redirects=False, timeout=30,
+                              data={"email": email, "password": TEST_PASSWORD, "csrf_token": token})
+        assert answer.status_code == 302, answer.text
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+
+
+# ---- the world: a linked account, three customers with a ticket each -----------------------------------
+
+
+@pytest.fixture
+def conversations(app):
+    """A linked account whose customers already have open tickets: Ana's and Caio's in Vendas, Bia's in Suporte
+    (their DMs join them: no bot, no profile lookup, one live event per DM)."""
+    now = utcnow()
+    with app.app_context():
+        reception, sales, support = (directory.ensure_department(n) for n in ("Recepção", "Vendas", "Suporte"))
+        bot = bot_store.ensure_default_bot(reception.id, menu=[("Vendas", sales.id), ("Suporte", support.id)])
+        connection = Connection(name="Loja Live", default_department_id=reception.id, bot_id=bot.id,
+                                status=ConnectionStatus.ACTIVE, instagram_account_id=ACCOUNT, page_id=PAGE)
+        db.session.add(connection)
+        db.session.flush()
+        tickets = {}
+        for igsid, name, department in ((ANA, "Ana Souza", sales), (BIA, "Bia Lima", support),
+                                        (CAIO, "Caio Rocha", sales)):
+            contact = Contact(connection_id=connection.id, igsid=igsid, name=name, profile_checked_at=now)
+            db.session.add(contact)
+            db.session.flush()
+            ticket = Ticket(protocol=f"LIVE-{secrets.token_hex(4)}", connection_id=connection.id,
+                            contact_id=contact.id, department_id=department.id, status=TicketStatus.QUEUED,
+                            opened_at=now, last_message_at=now, last_customer_message_at=now,
+                            tunnel_closes_at=now + dt.timedelta(hours=20))
+            db.session.add(ticket)
+            db.session.flush()
+            tickets[igsid] = ticket.id
+        db.session.commit()
+        return {"connection": connection.id, "sales": sales.id, "support": support.id, "tickets": tickets}
+
+
+def write(base_url: str, who: str, text: str) -> None:
+    """The customer `who` sends a DM: Meta's signed webhook, to the server at `base_url`."""
+    mid = base64.urlsafe_b64encode(f"ig_item:1:IGMessageID:{secrets.token_hex(12)}".encode()).decode().rstrip("=")
+    item = {"sender": {"id": who}, "recipient": {"id": ACCOUNT}, "timestamp": int(time.time() * 1000),
+            "message": {"mid": mid, "text": text}}
+    body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": item["timestamp"],
+                                                        "messaging": [item]}]}).encode()
+    answer = requests.post(f"{base_url}/webhooks/instagram", data=body, timeout=30, headers={
+        "X-Hub-Signature-256": sign(body, SANDBOX_APP_SECRET), "Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+
+
+def event_of(app, text: str) -> int:
+    """The id of the live event that told of the customer's message `text` (once the server recorded it)."""
+    def find():
+        with app.app_context():
+            message = db.session.scalar(select(Message).where(Message.text == text))
+            if message is None:
+                return None
+            events = db.session.scalars(select(LiveEvent).where(LiveEvent.kind == "message.new")).all()
+            return next((e.id for e in events if (e.payload or {}).get("message_id") == message.id), None)
+    return eventually(find, what=f"the live event of {text!r}")
+
+
+def newest_event(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(LiveEvent.id).order_by(LiveEvent.id.desc()).limit(1)) or 0
+
+
+@pytest.fixture
+def streams():
+    """Streams opened by a test, closed after it."""
+    opened = []
+
+    def open_stream(*args, **kwargs) -> EventStream:
+        opened.append(EventStream(*args, **kwargs))
+        return opened[-1]
+
+    yield open_stream
+    for each in opened:
+        each.close()
+
+
+# ---- the live server ---------------------------------------------------------------------------------
+
+
+def test_only_a_signed_in_user_gets_a_stream(live_server):
+    answer = requests.get(f"{live_server.url}/events", headers={"Accept": "text/event-stream"},
+                          allow_redirects=False, timeout=30)
+    # 401, not a redirect to the sign-in page: an EventSource stops retrying on it.
+    assert answer.status_code == 401 and answer.headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_customer_dm_reaches_an_open_page_with_its_event_id(app, live_server, make_user, conversations, streams):
+    admin = make_user("admin", departments=())
+    events = streams(live_server.url, signed_in(live_server.url, admin["email"]))
+    assert events.status == 200
+    assert events.response.getheader("Content-Type").startswith("text/event-stream")
+    assert events.response.getheader("Cache-Control") == "no-cache"
+    assert events.response.getheader("X-Accel-Buffering") == "no"
+    replayed, start = events.opening()
+    assert replayed == [] and start == newest_event(app)  # without a resume point: live from now on
+
+    write(live_server.url, ANA, "Oi! Tem o tênis 42? 👟")
+    frames = events.until(dm_with("Oi! Tem o tênis 42? 👟"))
+    event_id = event_of(app, "Oi! Tem o tênis 42? 👟")
+    [dm] = [f for f in frames if f.event == "dm"]
+    assert dm.id == str(event_id) and json.loads(dm.data)["ticket"] == conversations["tickets"][ANA]
+    # The lists refresh too ("lists" for a new message, "tickets" when the ticket itself changed).
+    refresh = {(f.id, f.data) for f in frames if f.event in ("lists", "tickets")}
+    assert refresh == {(dm.id, str(conversations["tickets"][ANA]))}
+
+
+def test_a_page_that_reconnects_gets_exactly_what_it_missed(app, live_server, make_user, conversations, streams):
+    cookie = signed_in(live_server.url, make_user("admin", departments=())["email"])
+    watcher = streams(live_server.url, cookie)  # stays connected: what a page that never left received
+    watcher.opening()
+    page = streams(live_server.url, cookie)
+    page.opening()
+    write(live_server.url, ANA, "primeira")
+    seen = int(page.until(dm_with("primeira"))[-1].id)
+    page.close()
+
+    write(live_server.url, BIA, "segunda")
+    write(live_server.url, CAIO, "terceira")
+    event_of(app, "segunda"), event_of(app, "terceira")
+    newest = newest_event(app)
+    watcher.until(lambda frame: frame.id == str(newest) and frame.event == "dm")  # a DM's last frame
+    missed = [f for f in watcher.received if int(f.id) > seen]
+    assert sorted(json.loads(f.data)["text"] for f in missed if f.event == "dm") == ["segunda", "terceira"]
+
+    for resumed in (streams(live_server.url, cookie, after=seen),
+                    streams(live_server.url, cookie, last_event_id=seen),
+                    streams(live_server.url, cookie, after=seen, last_event_id=1)):  # the larger one counts
+        replayed, goes_on_from = resumed.opening()
+        assert [(f.id, f.event, f.data) for f in replayed if f.event != "update"] == \
+            [(f.id, f.event, f.data) for f in missed if f.event != "update"]
+        assert [(f.id, f.event) for f in replayed] == [(f.id, f.event) for f in missed]
+        assert goes_on_from == newest
+    # A page that saw everything gets nothing again.
+    assert streams(live_server.url, cookie, after=newest).opening() == ([], newest)
+
+
+def test_an_agent_hears_the_tickets_of_their_departments_and_their_own(app, live_server, make_user, conversations,
+                                                                        streams):
+    sales_agent = make_user("agent", departments=("Vendas",))
+    support_agent = make_user("agent", departments=("Suporte",))
+    admin = make_user("admin", departments=())
+    with app.app_context():  # Caio's ticket waits in Vendas, but it is the Suporte agent's
+        db.session.get(Ticket, conversations["tickets"][CAIO]).assigned_to_id = support_agent["id"]
+        db.session.commit()
+    sales, support, everything = (streams(live_server.url, signed_in(live_server.url, user["email"]))
+                                  for user in (sales_agent, support_agent, admin))
+    for each in (sales, support, everything):
+        each.opening()
+
+    write(live_server.url, ANA, "para vendas")
+    to_sales = event_of(app, "para vendas")
+    sales.until(dm_with("para vendas"))
+    write(live_server.url, BIA, "para suporte")
+    to_support = event_of(app, "para suporte")
+    # Events reach a stream in the order of their ids: had Ana's reached the Suporte agent, it would be here.
+    assert str(to_sales) not in {frame.id for frame in support.until(dm_with("para suporte"))}
+    write(live_server.url, CAIO, "do caio")
+    assert str(to_support) not in {frame.id for frame in sales.until(dm_with("do caio"))}
+    support.until(dm_with("do caio"))  # assigned to them, in another department
+
+    heard = everything.until(dm_with("do caio"))
+    assert [json.loads(f.data)["text"] for f in heard if f.event == "dm"] == ["para vendas", "para suporte", "do caio"]
+
+
+def test_a_transfer_reaches_the_department_the_ticket_left(app, live_server, make_user, conversations, streams):
+    from webapp.tickets import actions
+
+    sales_agent = make_user("agent", departments=("Vendas",))
+    support_agent = make_user("agent", departments=("Suporte",))
+    supervisor = make_user("supervisor", departments=())
+    sales, support = (streams(live_server.url, signed_in(live_server.url, user["email"]))
+                      for user in (sales_agent, support_agent))
+    for each in (sales, support):
+        each.opening()
+
+    # Written by this process, not the server's: the server finds it by polling, as it finds other workers' events.
+    with app.app_context():
+        ticket = db.session.get(Ticket, conversations["tickets"][ANA])
+        actions.transfer(ticket, db.session.get(User, supervisor["id"]), directory.find_department_by_name("Suporte"),
+                         None, None, utcnow())
+        db.session.commit()
+        rows = db.session.scalars(select(LiveEvent).where(LiveEvent.kind == "ticket.transferred")
+                                  .order_by(LiveEvent.id)).all()
+        departments = {row.department_id: row.id for row in rows}
+    assert set(departments) == {conversations["sales"], conversations["support"]}
+    left = sales.until(lambda frame: frame.event == "tickets")
+    ana = str(conversations["tickets"][ANA])
+    assert (left[-1].id, left[-1].data) == (str(departments[conversations["sales"]]), ana)
+    arrived = support.until(lambda frame: frame.event == "tickets")
+    assert arrived[-1].id == str(min(departments.values()))
+
+    # From now on Ana's ticket is Suporte's: Vendas hears Caio, not her.
+    write(live_server.url, ANA, "agora no suporte")
+    support.until(dm_with("agora no suporte"))
+    write(live_server.url, CAIO, "ainda em vendas")
+    assert "agora no suporte" not in [json.loads(f.data)["text"] for f in sales.until(dm_with("ainda em vendas"))
+                                      if f.event == "dm"]
+
+
+# ---- other settings: an in-process app on a threaded server, events recorded by the test --------------
+
+
+@pytest.fixture(scope="module")
+def quick(test_settings):
+    """Direto with a heartbeat of 0.3 s and a catch-up limit of 3 events, served in this process."""
+    app = create_app({**test_settings, "SSE_HEARTBEAT": 0.3, "SSE_CATCH_UP_LIMIT": 3, "SSE_POLL": 0.2})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app.url = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+    stream.stop_hub(app)
+
+
+def publish(app, ticket_id: int, kind: str = "ticket.queued", **payload) -> int:
+    """Record a live event about the ticket, as the code that changes a ticket does; its id."""
+    with app.app_context():
+        event = bus.publish(kind, ticket=db.session.get(Ticket, ticket_id), **payload)
+        db.session.commit()
+        return event.id
+
+
+def test_an_idle_stream_gets_a_keepalive_every_heartbeat(quick, make_user, conversations, streams):
+    events = streams(quick.url, signed_in(quick.url, make_user("admin", departments=())["email"]))
+    events.opening()
+    started = time.monotonic()
+    while len(events.comments) < 2:
+        events._read(time.monotonic() + 5)
+    assert events.comments[:2] == ["keepalive", "keepalive"] and not events.frames
+    assert time.monotonic() - started < 3  # 0.3 s apart, with room for a slow machine
+
+
+@pytest.mark.parametrize("change", ["deactivated", "password changed"])
+def test_a_stream_ends_when_its_user_may_no_longer_listen(quick, make_user, conversations, streams, change):
+    agent = make_user("agent", departments=("Vendas",))
+    cookie = signed_in(quick.url, agent["email"])
+    events = streams(quick.url, cookie)
+    events.opening()
+    with quick.app_context():
+        user = db.session.get(User, agent["id"])
+        if change == "deactivated":
+            user.active = False
+        else:
+            user.set_password("another horse 43", method="pbkdf2:sha256:1000")  # rotates the session token
+        db.session.commit()
+    events.wait_for_end(timeout=5)
+    assert EventStream(quick.url, cookie).status == 401  # and the page's reconnect is refused
+
+
+def test_a_page_that_missed_too_much_is_told_to_reload(quick, make_user, conversations, streams):
+    cookie = signed_in(quick.url, make_user("admin", departments=())["email"])
+    ana = conversations["tickets"][ANA]
+    seen = publish(quick, ana)
+    missed = [publish(quick, ana) for _ in range(3)]
+    replayed, goes_on_from = streams(quick.url, cookie, after=seen).opening()
+    assert [(f.id, f.data) for f in replayed if f.event == "tickets"] == [(str(i), str(ana)) for i in missed]
+    assert {f.id for f in replayed} == {str(i) for i in missed} and goes_on_from == missed[-1]
+
+    newest = publish(quick, ana)  # four missed: more than SSE_CATCH_UP_LIMIT
+    replayed, goes_on_from = streams(quick.url, cookie, after=seen).opening()
+    assert replayed == [Frame(str(newest), "resync", str(newest))] and goes_on_from == newest
+    # An id this log never gave (another database, or one emptied since) is no resume point either.
+    assert streams(quick.url, cookie, after=newest + 1000).opening()[0] == [Frame(str(newest), "resync", str(newest))]
+
+
+def test_an_event_that_fails_to_render_is_skipped_and_the_stream_goes_on(quick, make_user, conversations, streams,
+                                                                          monkeypatch):
+    from webapp.inbox import live
+
+    real = live.frames
+
+    def frames(event, language):
+        if (event.payload or {}).get("broken"):
+            raise RuntimeError("a template error")
+        return real(event, language)
+
+    monkeypatch.setattr(live, "frames", frames)
+    events = streams(quick.url, signed_in(quick.url, make_user("admin", departments=())["email"]))
+    events.opening()
+    publish(quick, conversations["tickets"][ANA], broken=True)
+    fine = publish(quick, conversations["tickets"][BIA])
+    assert {frame.id for frame in events.until(lambda frame: frame.event == "tickets")} == {str(fine)}
+
+
+def test_a_stream_goes_on_after_the_newest_events_are_deleted(quick, make_user, conversations, streams):
+    """Deleting a ticket deletes its events; SQLite then gives their ids again. Pages must not take the new
+    events for ones they already saw: on SQLite they are told to reload, on PostgreSQL the ids just go on."""
+    events = streams(quick.url, signed_in(quick.url, make_user("admin", departments=())["email"]))
+    events.opening()
+    first = publish(quick, conversations["tickets"][ANA])
+    events.until(lambda frame: frame.event == "tickets" and frame.id == str(first))
+    with quick.app_context():
+        db.session.execute(LiveEvent.__table__.delete().where(LiveEvent.id == first))
+        db.session.commit()
+    again = publish(quick, conversations["tickets"][BIA])
+    frame = events.until(lambda frame: frame.event in ("tickets", "resync"))[-1]
+    if again == first:  # SQLite
+        assert frame == Frame(str(again), "resync", str(again))
+    else:
+        assert (frame.id, frame.event, frame.data) == (str(again), "tickets", str(conversations["tickets"][BIA]))
+    after = publish(quick, conversations["tickets"][CAIO])
+    assert events.until(lambda frame: frame.event == "tickets")[-1] == Frame(str(after), "tickets",
+                                                                              str(conversations["tickets"][CAIO]))
+
+
+def test_data_of_several_lines_is_sent_as_several_data_lines():
+    encoded = stream.encode(7, [("update", "<li>\r\n  um\n\n  dois\r</li>\n"), ("tickets", "3")])
+    assert encoded.count(b"data: ") == 7 and b"\r" not in encoded
+    parser = Parser()
+    parser.feed(encoded)
+    assert list(parser.frames) == [Frame("7", "update", "<li>\n  um\n\n  dois\n</li>\n"), Frame("7", "tickets", "3")]
+
+
+def test_old_live_events_are_forgotten_but_the_newest_is_kept(app, conversations):
+    long_ago = utcnow() - jobs.LIVE_EVENTS_KEPT - dt.timedelta(minutes=1)
+    with app.app_context():
+        for kind in ("ticket.queued", "ticket.accepted", "ticket.closed"):
+            bus.publish(kind, ticket=db.session.get(Ticket, conversations["tickets"][ANA])).created_at = long_ago
+        db.session.commit()
+        jobs.forget_live_events(app)
+        assert [e.kind for e in db.session.scalars(select(LiveEvent))] == ["ticket.closed"]
+        recent = bus.publish("ticket.new", ticket=db.session.get(Ticket, conversations["tickets"][BIA]))
+        db.session.commit()
+        jobs.forget_live_events(app)
+        assert [e.id for e in db.session.scalars(select(LiveEvent))] == [recent.id]
+
+
+def test_stopping_the_server_ends_its_open_streams_at_once(app, test_settings, make_user, tmp_path):
+    """gunicorn waits up to graceful_timeout (5 s) for open requests on SIGTERM: streams must not make it wait."""
+    sock = _listening_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    env = {**os.environ, "DATABASE_URL": test_settings["SQLALCHEMY_DATABASE_URI"],
+           "INSTANCE_PATH": test_settings["INSTANCE_PATH"], "SECRET_KEY": test_settings["SECRET_KEY"],
+           "TOKEN_ENCRYPTION_KEY": test_settings["TOKEN_ENCRYPTION_KEY"],
+           "PASSWORD_HASH_METHOD": test_settings["PASSWORD_HASH_METHOD"], "PUBLIC_BASE_URL": url,
+           "REDIS_URL": test_settings["REDIS_URL"] or "", "DIRETO_SCHEDULER": "0", "DIRETO_WORKERS": "0",
+           "META_SANDBOX": "0"}
+    with (tmp_path / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", "--workers", "1",
+             "--bind", f"fd://{sock.fileno()}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),))
+    sock.close()
+    try:
+        assert requests.get(f"{url}/healthz", timeout=60).status_code == 200
+        cookie = signed_in(url, make_user("admin", departments=())["email"])
+        open_streams = [EventStream(url, cookie) for _ in range(3)]
+        for each in open_streams:
+            each.opening()
+        asked = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        for each in open_streams:
+            each.wait_for_end(timeout=10)
+            each.close()  # as a browser's reconnect would (answered 503 and closed): no idle keep-alive left
+        process.wait(timeout=10)
+        assert time.monotonic() - asked < 4, (tmp_path / "server.log").read_text()
+        assert "graceful timeout" not in (tmp_path / "server.log").read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,1 @@
+"""Histórico: closed and open tickets with filters, and their full transcript."""
