@@ -12,11 +12,17 @@ import random
 import re
 import secrets
 import selectors
+import shutil
+import signal
 import socket
 import statistics
+import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from webapp.meta.signatures import sign
 
@@ -223,3 +229,30 @@ def _complete_response(buffer: bytes) -> tuple[int, bool] | None:
     if len(buffer) < head_end + 4 + int(length.group(1)):
         return None
     return int(head[9:12]), b"\r\nconnection: close" in head.lower()
+
+
+# ---- running a benchmark ------------------------------------------------------------------------------
+
+
+def in_workdir(run: Callable, args, prefix: str):
+    """Run `run(args, workdir)` in a fresh temporary folder (removed after, unless --keep); a server that did not
+    start, stopped answering or went away is reported as FAILED and gives None."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on kill too
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return run(args, workdir)
+    except (OSError, RuntimeError) as error:
+        print(f"\nFAILED: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
+    finally:
+        if args.keep:
+            print(f"kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def entry_point(main: Callable[[], int]) -> None:
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted (the server was stopped)")

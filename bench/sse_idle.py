@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from sse_latency import (Frames, dechunk, dm_body, quantile, session_cookie, start_server, stream_request)
+from http_load import entry_point, in_workdir
 from webhook_ingest import APP_SECRET
 
 from webapp.meta.signatures import sign
@@ -183,22 +181,9 @@ def main(argv=None) -> int:
     if limit < args.connections + SPARE_FDS:
         args.connections = limit - SPARE_FDS
         print(f"RLIMIT_NOFILE allows {limit}: opening {args.connections:,} streams")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on kill too
-    workdir = Path(tempfile.mkdtemp(prefix="direto-bench-sse-idle-"))
-    try:
-        return run(args, workdir)
-    except (OSError, RuntimeError) as error:
-        print(f"\nFAILED: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    result = in_workdir(run, args, "direto-bench-sse-idle-")
+    return 1 if result is None else result
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit("interrupted (the server was stopped)")
+    entry_point(main)

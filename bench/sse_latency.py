@@ -21,16 +21,14 @@ import http.client
 import json
 import re
 import secrets
-import shutil
-import signal
 import socket
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from http_load import entry_point, in_workdir
 from webhook_ingest import ACCOUNT_ID, APP_SECRET, Server, prepare_database, server_environment
 
 from webapp.meta.signatures import sign
@@ -338,22 +336,9 @@ def main(argv=None) -> int:
     parser.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on kill too
-    workdir = Path(tempfile.mkdtemp(prefix="direto-bench-sse-"))
-    try:
-        return run(args, workdir)
-    except (OSError, RuntimeError) as error:
-        print(f"\nFAILED: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    result = in_workdir(run, args, "direto-bench-sse-")
+    return 1 if result is None else result
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit("interrupted (the server was stopped)")
+    entry_point(main)

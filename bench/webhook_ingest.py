@@ -19,20 +19,17 @@ import http.client
 import os
 import random
 import secrets
-import shutil
-import signal
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from http_load import Deliveries, PhaseResult, body_digest, drive
+from http_load import Deliveries, PhaseResult, body_digest, drive, entry_point, in_workdir
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "17841400000000001"
@@ -347,19 +344,9 @@ def main(argv=None) -> int:
                         help="no background processing in the server: what storing costs, without its competition")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on kill too
-
-    workdir = Path(tempfile.mkdtemp(prefix="direto-bench-"))
-    try:
-        bench = run(args, workdir)
-    except (OSError, RuntimeError) as error:  # the server did not start, stopped answering, or went away
-        print(f"\nFAILED: {type(error).__name__}: {error}", file=sys.stderr)
+    bench = in_workdir(run, args, "direto-bench-")
+    if bench is None:
         return 1
-    finally:
-        if args.keep:
-            print(f"kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     if bench.non_200 or bench.restarts or bench.stored_again:
         print(f"\nFAILED: {bench.non_200} non-200 answers, {bench.restarts} worker restarts, "
               f"{bench.stored_again} replayed deliveries stored again", file=sys.stderr)
@@ -368,7 +355,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit("interrupted (the server was stopped)")
+    entry_point(main)

@@ -222,3 +222,35 @@ def test_a_connection_needing_reauthorization_reaches_open_pages_as_a_banner(inb
         newest = db.session.scalars(db.select(LiveEvent).order_by(LiveEvent.id.desc())).first()
         assert live.frames(newest, "pt_BR") == [
             ("update", f'<template id="connection-banner-{connection.id}" data-remove></template>')]
+
+
+def test_search_ignores_case_in_accented_names_too(inbox_app, shop, meta, make_user):
+    meta(customer({"mid": "e-1", "text": "Oi"}))
+    with inbox_app.app_context():
+        ticket = db.session.scalar(db.select(Ticket))
+        db.session.get(Contact, ticket.contact_id).name = "Érica Ângela"
+        db.session.commit()
+        ticket_id = ticket.id
+    admin = signed_in(inbox_app, make_user, Role.ADMIN, ())
+    for typed in ("érica", "ÂNGELA", "Érica"):
+        rows = text_of(admin.get("/chat/rows", query_string={"q": typed}, headers=htmx()))
+        assert f'id="ticket-row-{ticket_id}"' in rows, typed
+
+
+def test_two_agents_taking_the_same_ticket_at_once_one_is_refused(inbox_app, ana_waits, make_user):
+    from webapp.team.models import User
+    from webapp.tickets import actions
+
+    bruno = make_user(Role.AGENT, departments=("Vendas",), name="Bruno")
+    carla = make_user(Role.AGENT, departments=("Vendas",), name="Carla")
+    first, second = inbox_app.app_context(), inbox_app.app_context()
+    with first:
+        seen_by_bruno = db.session.get(Ticket, ana_waits)  # both read it waiting...
+        with second:
+            seen_by_carla = db.session.get(Ticket, ana_waits)
+            actions.accept(seen_by_carla, db.session.get(User, carla["id"]), dt.datetime.now(dt.timezone.utc))
+            db.session.commit()
+        with pytest.raises(actions.Refused):  # ...and Bruno's take comes second: it finds the ticket changed
+            actions.accept(seen_by_bruno, db.session.get(User, bruno["id"]), dt.datetime.now(dt.timezone.utc))
+    with inbox_app.app_context():
+        assert db.session.get(Ticket, ana_waits).assigned_to_id == carla["id"]

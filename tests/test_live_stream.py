@@ -355,17 +355,20 @@ def test_a_transfer_reaches_the_department_the_ticket_left(app, live_server, mak
     with app.app_context():
         ticket = db.session.get(Ticket, conversations["tickets"][ANA])
         actions.transfer(ticket, db.session.get(User, supervisor["id"]), directory.find_department_by_name("Suporte"),
-                         None, None, utcnow())
+                         None, "segredo interno", utcnow())
         db.session.commit()
-        rows = db.session.scalars(select(LiveEvent).where(LiveEvent.kind == "ticket.transferred")
-                                  .order_by(LiveEvent.id)).all()
-        departments = {row.department_id: row.id for row in rows}
-    assert set(departments) == {conversations["sales"], conversations["support"]}
-    left = sales.until(lambda frame: frame.event == "tickets")
+        [moved] = db.session.scalars(select(LiveEvent).where(LiveEvent.kind == "ticket.transferred")).all()
+        [left_row] = db.session.scalars(select(LiveEvent).where(LiveEvent.kind == "ticket.left")).all()
+    assert (moved.department_id, left_row.department_id) == (conversations["support"], conversations["sales"])
     ana = str(conversations["tickets"][ANA])
-    assert (left[-1].id, left[-1].data) == (str(departments[conversations["sales"]]), ana)
+    # Vendas hears that its lists changed, and nothing of what the transfer said (the comment is internal, and
+    # the ticket is no longer theirs to see).
+    left = sales.until(lambda frame: frame.event == "tickets")
+    assert (left[-1].id, left[-1].data) == (str(left_row.id), ana)
+    assert not any("segredo interno" in frame.data for frame in left)
     arrived = support.until(lambda frame: frame.event == "tickets")
-    assert arrived[-1].id == str(min(departments.values()))
+    assert arrived[-1].id == str(moved.id)
+    assert any("segredo interno" in frame.data for frame in arrived if frame.event == "update")
 
     # From now on Ana's ticket is Suporte's: Vendas hears Caio, not her.
     write(live_server.url, ANA, "agora no suporte")

@@ -97,9 +97,11 @@ def test_transfer_needs_a_department_and_an_agent_of_it(inbox_app, waiting):
                                                                                  waiting["Sílvia"])
         event = db.session.scalars(db.select(TicketEvent).where(TicketEvent.kind == "transferred")).one()
         assert event.details["comment"] == "Pergunta técnica" and event.details["from_department"] == waiting["sales"]
-        # Both departments' pages hear of it: the ticket left one queue and reached the other.
-        moved = db.session.scalars(db.select(LiveEvent).where(LiveEvent.kind == "ticket.transferred")).all()
-        assert {e.department_id for e in moved} == {waiting["sales"], support.id}
+        # Both departments' pages hear of it: the ticket reached one, and left the other (told no more than that).
+        [moved] = db.session.scalars(db.select(LiveEvent).where(LiveEvent.kind == "ticket.transferred")).all()
+        [left] = db.session.scalars(db.select(LiveEvent).where(LiveEvent.kind == "ticket.left")).all()
+        assert (moved.department_id, left.department_id) == (support.id, waiting["sales"])
+        assert "event_id" not in (left.payload or {})
 
         actions.transfer(ticket, db.session.get(User, waiting["Sílvia"]), db.session.get(Department, waiting["sales"]),
                          None, None, now())

@@ -81,7 +81,12 @@
     refetch(ticketId + "/head", head).then(function (fresh) {
       var composer = document.getElementById("composer-" + ticketId);
       if (fresh && composer && fresh.dataset.composerState !== composer.dataset.state) {
-        refetch(ticketId + "/composer", composer).then(function (form) { if (form) modeChanged(form); });
+        var draft = composer.querySelector("textarea[name=text]").value;
+        refetch(ticketId + "/composer", composer).then(function (form) {
+          if (!form) return;
+          form.querySelector("textarea[name=text]").value = draft;  // what the agent was writing stays
+          modeChanged(form);
+        });
       }
     });
   }
@@ -149,9 +154,12 @@
 
   // ---- new DMs: the tab title and a notification ------------------------------------------------------
 
+  // Only DMs that are this agent's to answer: their own chats, and tickets still waiting for someone (not a
+  // colleague's conversation, which the colleague hears about).
   function announce(dm) {
     var looking = !document.hidden && String(dm.ticket) === openTicketId();
-    if (looking) return;
+    var mine = dm.assigned_to === null || dm.assigned_to === undefined || String(dm.assigned_to) === chat.dataset.userId;
+    if (looking || !mine) return;
     unread += 1;
     document.title = "(" + unread + ") " + baseTitle;
     if (document.hidden && "Notification" in window && Notification.permission === "granted") {
@@ -333,6 +341,13 @@
     var box = composer.querySelector(".upload");
     var bar = box.querySelector("progress");
     var error = composer.querySelector(".field-error");
+    // Instagram's limit, checked before a phone spends minutes uploading what the server would refuse anyway.
+    var limit = parseInt(file.type.indexOf("image/") === 0 ? input.dataset.imageLimit : input.dataset.fileLimit, 10);
+    if (file.size > limit) {
+      error.textContent = input.dataset.tooLarge.replace("{size}", Math.floor(limit / 1000000));
+      input.value = "";
+      return;
+    }
     var body = new FormData();
     body.append("file", file);
     var request = new XMLHttpRequest();

@@ -149,23 +149,23 @@ def read_events(*where, limit: int) -> tuple[list[LiveEvent], list]:
 def audiences(rows: list[LiveEvent]) -> dict[int, Audience]:
     """Who may hear each row, from its ticket's current department and assignee (read with it: `read_events`).
 
-    A transfer also reaches the department (and agent) it left: bus.publish records a row for the old department.
-    Events without a ticket go to their department's agents, or to everyone when they have none (a connection).
+    "ticket.left" reaches the department (and agent) a transfer took the ticket from, instead: it says only that
+    their lists changed. Events without a ticket go to their department's agents, or, without one (a connection's
+    status), to those who see every department.
     """
     from webapp.tickets.models import Ticket
 
     found = {}
     for row in rows:
         if row.ticket_id is None:
-            found[row.id] = Audience(everyone=row.department_id is None,
-                                     departments=frozenset({row.department_id} - {None}))
+            found[row.id] = Audience(departments=frozenset({row.department_id} - {None}))
             continue
-        ticket = db.session.get(Ticket, row.ticket_id)
-        departments = {ticket.department_id if ticket else None}
-        users = {ticket.assigned_to_id if ticket else None}
-        if row.kind == "ticket.transferred":
-            departments.add(row.department_id)
-            users.add((row.payload or {}).get("from_user"))
+        if row.kind == "ticket.left":
+            departments, users = {row.department_id}, {(row.payload or {}).get("from_user")}
+        else:
+            ticket = db.session.get(Ticket, row.ticket_id)
+            departments = {ticket.department_id if ticket else None}
+            users = {ticket.assigned_to_id if ticket else None}
         found[row.id] = Audience(departments=frozenset(departments - {None}), users=frozenset(users - {None}))
     return found
 

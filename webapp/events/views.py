@@ -37,7 +37,7 @@ def events():
 def resume_point() -> int | None:
     """The last event id the page saw: the larger of `?after=` and `Last-Event-ID`; None when it names none."""
     found = [int(value) for value in (request.args.get("after", ""), request.headers.get("Last-Event-ID", ""))
-             if value.strip().isdigit()]
+             if value.strip().isascii() and value.strip().isdigit()]
     return max(found) if found else None
 
 

@@ -12,7 +12,6 @@ from webapp.connections.models import Connection
 from webapp.extensions import db
 from webapp.messages.models import Message, TicketEvent
 from webapp.team.models import Department, User
-from webapp.tickets import tunnel
 from webapp.tickets.models import Ticket
 
 LIMIT = 300  # the most recent items; History's transcript shows them all
@@ -97,7 +96,3 @@ def one(item, ticket: Ticket) -> Thread:
                     connection=db.session.get(Connection, ticket.connection_id))
     _load_people(result)
     return result
-
-
-def tunnel_of(ticket: Ticket, now: dt.datetime) -> tuple[tunnel.TunnelState, dt.timedelta]:
-    return tunnel.state(ticket.tunnel_closes_at, now), tunnel.remaining(ticket.tunnel_closes_at, now)

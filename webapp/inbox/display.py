@@ -58,7 +58,16 @@ def any_connection() -> bool:
     return db.session.scalar(select(Connection.id).limit(1)) is not None
 
 
+def link(url) -> str | None:
+    """A link from Meta (a shared post, a story) only if it is a web address: never javascript: or data:."""
+    return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
+
+
 def register(app) -> None:
+    from webapp.messages.uploads import accept_attribute
+
     app.jinja_env.globals.update(kind_label=kind_label, reason_of=reason_of, tunnel_of=tunnel_of,
-                                 composer_state=composer_state, any_connection=any_connection)
+                                 composer_state=composer_state, any_connection=any_connection,
+                                 attachment_types=accept_attribute())
+    app.jinja_env.filters["link"] = link
     app.jinja_env.filters["when"] = when

@@ -6,7 +6,7 @@ must not depend on who reads them (the stream shares them): what differs per per
 head, the composer) is fetched by the page when a "tickets" frame names its open ticket.
 
 Frames:
-- "update": fragments whose id says where they go (static/js/app.js): an element with the same id is replaced;
+- "update": fragments whose id says where they go (static/js/chat.js): an element with the same id is replaced;
   otherwise it is appended to the element named by its data-into, when the page shows it; data-remove removes.
 - "tickets": a ticket changed (new, accepted, transferred, closed, its tunnel); data: its id. Lists and counts
   refresh; the page showing that ticket refreshes its head (and composer when its state changed).
@@ -31,7 +31,7 @@ from webapp.messages.models import Direction, Message, MessageStatus, TicketEven
 from webapp.tickets import tunnel
 from webapp.tickets.models import Ticket
 
-TICKET_CHANGES = ("ticket.new", "ticket.queued", "ticket.accepted", "ticket.transferred", "ticket.closed",
+TICKET_CHANGES = ("ticket.new", "ticket.queued", "ticket.accepted", "ticket.transferred", "ticket.left", "ticket.closed",
                   "tunnel.closing_soon", "tunnel.closed", "tunnel.reopened")
 SEEN_RERENDER = 30  # a "seen" re-renders at most this many recent outbound messages
 
@@ -82,7 +82,7 @@ def _frames(event: LiveEvent):
         if message.direction == Direction.INBOUND:
             contact = ticket.contact
             yield "dm", json.dumps({"ticket": ticket.id, "name": contact.name or contact.username or "",
-                                    "text": (message.text or "")[:140]})
+                                    "text": (message.text or "")[:140], "assigned_to": ticket.assigned_to_id})
     elif event.kind in ("message.status", "message.changed"):
         message = db.session.get(Message, payload.get("message_id"))
         if message is not None:

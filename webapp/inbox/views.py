@@ -97,10 +97,11 @@ def ticket(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     if is_htmx():
         response = make_response(render_template("inbox/_conversation.html", **_pane_context(ticket)))
-        response.vary.add("HX-Request")
-        return response
-    return render_template("inbox/chat.html", **{**_list_context(ticket), **_pane_context(ticket)},
-                           live_after=_last_event_id())
+    else:
+        response = make_response(render_template("inbox/chat.html", **{**_list_context(ticket), **_pane_context(ticket)},
+                                                 live_after=_last_event_id()))
+    response.vary.add("HX-Request")  # one URL, two answers: caches must keep them apart
+    return response
 
 
 @bp.get("/tickets/<int:ticket_id>/pane")
@@ -249,6 +250,8 @@ def transfer(ticket_id: int):
     agent = db.session.get(User, agent_id) if agent_id else None
     note = request.form.get("comment", "")
     try:
+        if agent_id and agent is None:
+            raise actions.Refused(_("Choose an agent from the list."), "agent")
         actions.transfer(ticket, current_user, department, agent, note, utcnow())
     except actions.Refused as error:
         return _transfer_form(ticket, error, 422, department_id=department_id, agent_id=agent_id, comment=note)
@@ -274,7 +277,7 @@ def close_form(ticket_id: int):
 @login_required
 def close(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
-    subject_ids = [int(value) for value in request.form.getlist("subject_ids") if value.isdigit()]
+    subject_ids = [int(value) for value in request.form.getlist("subject_ids") if value.isascii() and value.isdigit()]
     note = request.form.get("comment", "")
     try:
         actions.close(ticket, current_user, subject_ids, note, utcnow())

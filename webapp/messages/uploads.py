@@ -62,6 +62,12 @@ AAC = Format("audio", "audio/aac", ".aac")
 M4A = Format("audio", "audio/mp4", ".m4a")
 WAV = Format("audio", "audio/wav", ".wav")
 PDF = Format("file", "application/pdf", ".pdf")
+ACCEPTED = (JPEG, PNG, GIF, MP4, MOV, WEBM, AVI, OGV, AAC, M4A, WAV, PDF)
+
+
+def accept_attribute() -> str:
+    """The file picker's `accept`: what sniff() takes, by type and by extension (phones name types loosely)."""
+    return ",".join(sorted({f.content_type for f in ACCEPTED}) + sorted({f.extension for f in ACCEPTED}))
 
 # ISO media files (MP4 and relatives) name their flavour in the "ftyp" box. Only those Instagram takes are listed:
 # HEIC and AVIF images, 3GP videos and protected M4P audio share the container but are refused.

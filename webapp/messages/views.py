@@ -20,7 +20,7 @@ from webapp.extensions import db
 from webapp.inbox import conversation
 from webapp.messages import media, uploads
 from webapp.messages.models import MediaFile, MediaStatus, Message, MessageStatus, OutboundFile
-from webapp.tickets import access, actions
+from webapp.tickets import access, actions, tunnel
 from webapp.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ INLINE_FAMILIES = ("image/", "audio/", "video/")
 # like an unknown token, so a link that leaked (a log on the way, a forwarded URL) stops working. Agents see the
 # file through /media/outbound/<id>, which checks who they are.
 PUBLIC_GRACE = dt.timedelta(hours=1)
-MAY_STILL_GO = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
+MAY_STILL_GO = (MessageStatus.QUEUED, MessageStatus.SENDING)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
 MESSAGE_PARTIAL = "inbox/_sent.html"  # the Chat page's fragment for a message it sent
 
@@ -124,7 +124,12 @@ def _still_needed(record: OutboundFile, now: dt.datetime) -> bool:
     if now - record.created_at < PUBLIC_GRACE:
         return True
     message = db.session.get(Message, record.message_id) if record.message_id is not None else None
-    return message is not None and message.status in MAY_STILL_GO
+    if message is None:
+        return False
+    if message.status == MessageStatus.FAILED:
+        # Retryable (the same link goes again) only while the tunnel is open; after that the link is dead weight.
+        return tunnel.is_open(db.session.get(Ticket, message.ticket_id).tunnel_closes_at, now)
+    return message.status in MAY_STILL_GO
 
 
 def _field_error(words: str, status: int):

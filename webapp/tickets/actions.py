@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.events import bus
 from webapp.extensions import db
@@ -64,6 +64,21 @@ def _not_closed(ticket: Ticket) -> None:
         raise Refused(gettext("This ticket is closed."))
 
 
+def _unchanged_since_read(ticket: Ticket) -> None:
+    """Hold the ticket as it was read, or refuse: of two agents taking, transferring or closing the same ticket at
+    once, the second finds it changed (the UPDATE waits for the first's commit, then matches nothing)."""
+    held = db.session.execute(
+        update(Ticket).where(
+            Ticket.id == ticket.id, Ticket.status == ticket.status, Ticket.department_id == ticket.department_id,
+            Ticket.assigned_to_id.is_(None) if ticket.assigned_to_id is None
+            else Ticket.assigned_to_id == ticket.assigned_to_id)
+        .values(status=ticket.status).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not held:
+        db.session.rollback()
+        raise Refused(gettext("Someone else changed this ticket a moment ago. Look at it again."))
+
+
 def accept(ticket: Ticket, user: User, now: dt.datetime) -> bool:
     """Take the ticket (the *Atender* button, or the first answer to a waiting ticket): it leaves the queue, or the
     bot, and becomes this user's chat. Supervisors may take a chat over from another agent; agents may not."""
@@ -72,6 +87,7 @@ def accept(ticket: Ticket, user: User, now: dt.datetime) -> bool:
         return False
     if handled_by_someone_else(ticket, user) and not supervises(user):
         raise Refused(gettext("Another agent is already handling this ticket."))
+    _unchanged_since_read(ticket)
     previous = ticket.assigned_to_id
     ticket.status, ticket.assigned_to_id, ticket.accepted_at = TicketStatus.OPEN, user.id, now
     ticket.bot_deadline_at = None  # the bot stops waiting for an answer: a person took over
@@ -111,6 +127,7 @@ def text_limit(user: User, limit: int = 1000) -> int:
 def retry(message: Message, user: User, now: dt.datetime) -> bool:
     """The retry button under a failed message: queued again, never a second copy (webapp.messages.sender)."""
     ticket = db.session.get(Ticket, message.ticket_id)
+    _not_closed(ticket)
     if not may_answer(ticket, user):
         raise Refused(gettext("Another agent is already handling this ticket."))
     return sender.retry(message, now)
@@ -144,6 +161,7 @@ def transfer(ticket: Ticket, user: User, department: Department | None, agent: U
     note = (note or "").strip() or None
     if note and len(note) > COMMENT_LIMIT:
         raise Refused(gettext("A comment has at most %(limit)d characters.", limit=COMMENT_LIMIT), "comment")
+    _unchanged_since_read(ticket)
     from_department, from_agent = ticket.department_id, ticket.assigned_to_id
     ticket.department_id = department.id
     ticket.bot_deadline_at = None
@@ -153,12 +171,12 @@ def transfer(ticket: Ticket, user: User, department: Department | None, agent: U
         ticket.status, ticket.assigned_to_id = TicketStatus.QUEUED, None
     event = _record(ticket, "transferred", user, now, department.id, from_department=from_department,
                     from_user=from_agent, to_user=agent.id if agent else None, comment=note)
-    moved = {"from_department": from_department, "from_user": from_agent, "to_user": agent.id if agent else None,
-             "event_id": event.id}
-    bus.publish("ticket.transferred", ticket=ticket, **moved)
-    if from_department != department.id:
-        # Pages of the department it left hear of it too: the ticket leaves their queue.
-        bus.publish("ticket.transferred", ticket=ticket, department_id=from_department, **moved)
+    bus.publish("ticket.transferred", ticket=ticket, from_department=from_department, from_user=from_agent,
+                to_user=agent.id if agent else None, event_id=event.id)
+    if from_department != department.id or from_agent not in (None, ticket.assigned_to_id):
+        # Those who had it hear that it left (their lists change), and nothing of what it says: they may no
+        # longer see the ticket, nor the comment that went with it.
+        bus.publish("ticket.left", ticket=ticket, department_id=from_department, from_user=from_agent)
 
 
 def close(ticket: Ticket, user: User, subject_ids: Iterable[int], note: str | None, now: dt.datetime) -> None:
@@ -177,6 +195,7 @@ def close(ticket: Ticket, user: User, subject_ids: Iterable[int], note: str | No
     note = (note or "").strip() or None
     if note and len(note) > COMMENT_LIMIT:
         raise Refused(gettext("A comment has at most %(limit)d characters.", limit=COMMENT_LIMIT), "comment")
+    _unchanged_since_read(ticket)
     ticket.status, ticket.closed_at, ticket.closed_by_id = TicketStatus.CLOSED, now, user.id
     ticket.bot_deadline_at = None
     if ticket.assigned_to_id is None:
