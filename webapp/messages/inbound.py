@@ -74,7 +74,9 @@ def customer_writes(event: parse.Event, connection: Connection, now: dt.datetime
     if contact.profile_checked_at is None:
         # Before the bot greets, so {{nome}} has the name; a refusal or failure is recorded, never raised.
         profiles.fetch(contact, connection, config, now)
-    ticket, _ = intake.ticket_for(connection, contact, now, starts_in_bot=runner.bot_of(connection) is not None)
+    ticket = intake.open_ticket_of(contact)  # most DMs join a conversation under way: no bot to look up
+    if ticket is None:
+        ticket, _ = intake.ticket_for(connection, contact, now, starts_in_bot=runner.bot_of(connection) is not None)
     message = Message(
         connection_id=connection.id, contact_id=contact.id, ticket_id=ticket.id, mid=event.mid,
         direction=Direction.INBOUND, author=Author.CUSTOMER, kind=event.message_kind, text=event.text,
