@@ -36,7 +36,7 @@ from webapp.bots import store as bot_store
 from webapp.config import SANDBOX_APP_SECRET
 from webapp.connections.models import Connection, ConnectionStatus
 from webapp.database import utcnow
-from webapp.events import bus, stream
+from webapp.events import audience, bus, stream
 from webapp.events.models import LiveEvent
 from webapp.extensions import db
 from webapp.messages.models import Message
@@ -485,7 +485,7 @@ def test_a_stream_goes_on_after_the_newest_events_are_deleted(quick, make_user, 
 
 
 def test_data_of_several_lines_is_sent_as_several_data_lines():
-    encoded = stream.encode(7, [("update", "<li>\r\n  um\n\n  dois\r</li>\n"), ("tickets", "3")])
+    encoded = audience.encode(7, [("update", "<li>\r\n  um\n\n  dois\r</li>\n"), ("tickets", "3")])
     assert encoded.count(b"data: ") == 7 and b"\r" not in encoded
     parser = Parser()
     parser.feed(encoded)

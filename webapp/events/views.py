@@ -12,7 +12,7 @@ import time
 from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
 
-from webapp.events import stream
+from webapp.events import audience, stream
 
 bp = Blueprint("events", __name__)
 
@@ -24,7 +24,7 @@ def events():
     if not current_user.is_authenticated:
         # An EventSource cannot show a sign-in page: a 401 ends its retries, and the next page load signs in.
         return Response("Sign in to receive live updates.\n", 401, mimetype="text/plain")
-    listener = stream.listener_for(current_user)
+    listener = audience.listener_for(current_user)
     hub = stream.hub_for(current_app._get_current_object())
     if hub.stopping():
         return Response("Restarting.\n", 503, mimetype="text/plain", headers={"Retry-After": "2"})
@@ -41,7 +41,7 @@ def resume_point() -> int | None:
     return max(found) if found else None
 
 
-def _stream(hub: stream.Hub, listener: stream.Listener, after: int | None):
+def _stream(hub: stream.Hub, listener: audience.Listener, after: int | None):
     """The body of one stream. It registers with the hub before reading what was missed, so an event committed
     in between comes twice at most, and is sent once: by id."""
     hub.check_ids()
@@ -62,14 +62,14 @@ def _stream(hub: stream.Hub, listener: stream.Listener, after: int | None):
             for item in listener.take():
                 chunk = item.chunks.get(listener.language) or next(iter(item.chunks.values()), b"")
                 if item.resync:
-                    cursor, replayed, chunk = item.id, set(), stream.resync_frame(item.id)
+                    cursor, replayed, chunk = item.id, set(), audience.resync_frame(item.id)
                 elif item.late:
                     # Committed after later ids were sent (PostgreSQL): sent now, under the resume point, so a
                     # reconnect neither repeats nor skips anything.
                     if item.id in replayed:
                         continue
                     frames = item.frames.get(listener.language) or next(iter(item.frames.values()), [])
-                    chunk = stream.encode(cursor, frames)
+                    chunk = audience.encode(cursor, frames)
                 elif item.id <= cursor:
                     continue
                 else:
