@@ -262,7 +262,7 @@ class Hub:
     def _check_users(self) -> None:
         """Reload every listening user once: deactivated or signed out elsewhere -> closed; role and departments
         changed -> heard from now on."""
-        from webapp.team.models import Role, User, user_departments
+        from webapp.team.models import User, user_departments
 
         listeners = self._snapshot()
         ids = sorted({listener.user_id for listener in listeners})
@@ -281,7 +281,7 @@ class Hub:
                 self.forget(listener)
                 listener.close()
                 continue
-            listener.sees_all = user.role in (Role.ADMIN, Role.SUPERVISOR)
+            listener.sees_all = user.sees_every_department
             listener.departments = frozenset(departments.get(listener.user_id, ()))
             listener.language = user.language
 

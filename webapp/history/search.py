@@ -171,9 +171,7 @@ CONTACTS_BY_ID = 1000
 def _of_contacts(text: str):
     """Tickets of the contacts whose name or @username contains `text`. The contacts are looked up once, not once
     per query of the page (a search in every name cannot use an index); a very common text stays a subquery."""
-    text = text.lstrip("@").lower()
-    contacts = select(Contact.id).where(or_(func.lower(Contact.name).contains(text, autoescape=True),
-                                            func.lower(Contact.username).contains(text, autoescape=True)))
+    contacts = select(Contact.id).where(Contact.matching(text))
     found = list(db.session.scalars(contacts.limit(CONTACTS_BY_ID + 1)))
     return Ticket.contact_id.in_(found if len(found) <= CONTACTS_BY_ID else contacts)
 

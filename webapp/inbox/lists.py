@@ -15,7 +15,6 @@ from webapp.team.models import Department
 from webapp.tickets import access, tunnel
 from webapp.tickets.models import WAITING_SQL, Contact, Ticket, TicketStatus
 
-WAITING = (TicketStatus.BOT, TicketStatus.QUEUED)
 PAGE = 50  # rows shown at first; "Show more" doubles it
 MOST = 800  # a list longer than this is searched, not scrolled
 
@@ -65,16 +64,7 @@ def search_terms(query: Select, text: str | None) -> Select:
     text = " ".join((text or "").split())
     if not text:
         return query
-    like = f"%{_escaped(text.lstrip('@').lower())}%"
-    return query.where(or_(
-        func.lower(Contact.name).like(like, escape="\\"), func.lower(Contact.username).like(like, escape="\\"),
-        Ticket.protocol.like(f"{_escaped(text)}%", escape="\\"),
-    ))
-
-
-def _escaped(text: str) -> str:
-    """What the person typed, matched literally (an @user_name has an underscore, a LIKE wildcard)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return query.where(or_(Contact.matching(text), Ticket.protocol.startswith(text, autoescape=True)))
 
 
 def _ordered(query: Select, sort: Sort, now: dt.datetime) -> Select:

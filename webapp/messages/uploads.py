@@ -33,8 +33,8 @@ from webapp.extensions import db
 from webapp.messages import media, outbound
 from webapp.messages.models import Author, Message, OutboundFile
 from webapp.team.models import User
-from webapp.tickets import actions, tunnel
-from webapp.tickets.models import Ticket, TicketStatus
+from webapp.tickets import actions
+from webapp.tickets.models import Ticket
 
 PUBLIC_PATH = "/media/out/"  # + token: the route in webapp.messages.views
 FOLDER = "outbound"  # under MEDIA_ROOT
@@ -122,21 +122,17 @@ def attach(ticket: Ticket, user: User, storage: FileStorage | None, now: dt.date
     tunnel is closed; answering a waiting ticket takes it. A caption goes as a text message right after (Instagram
     sends one text or one attachment per message). The caller commits; if the transaction is rolled back instead,
     the kept file is deleted with it. Refusals raise actions.Refused before anything is stored."""
-    if ticket.status == TicketStatus.CLOSED:
-        raise actions.Refused(gettext("This ticket is closed."), "file")
-    if not actions.may_answer(ticket, user):
-        raise actions.Refused(gettext("Another agent is already handling this ticket."), "file")
-    if not tunnel.is_open(ticket.tunnel_closes_at, now):
-        raise actions.Refused(gettext("Messages can only be sent while the tunnel is open"), "file")
-    caption = _checked_caption(caption, user)
+    actions.check_can_send(ticket, user, now, field="file")
+    caption = (caption or "").strip() or None
+    if caption is not None:  # checked before the file is kept: a refused caption leaves nothing behind
+        actions.check_can_send(ticket, user, now, text=caption, field="caption")
 
     config = current_app.config
     root = Path(config["MEDIA_ROOT"])
     path, found, size = keep(storage, root / FOLDER / f"{now:%Y}" / f"{now:%m}", limits(config))
     _discard_on_rollback(path)
 
-    if ticket.status in actions.WAITING:
-        actions.accept(ticket, user, now)
+    actions.take_if_waiting(ticket, user, now)
     record = OutboundFile(token=secrets.token_urlsafe(32), ticket_id=ticket.id, uploaded_by_id=user.id,
                           kind=found.kind, content_type=found.content_type, size=size,
                           path=path.relative_to(root).as_posix(), original_name=display_name(storage.filename),
@@ -151,18 +147,6 @@ def attach(ticket: Ticket, user: User, storage: FileStorage | None, now: dt.date
     if caption:
         actions.reply(ticket, user, caption, now)
     return message
-
-
-def _checked_caption(caption: str | None, user: User) -> str | None:
-    """The caption, checked before the file is kept (actions.reply checks the same when it queues it)."""
-    caption = (caption or "").strip() or None
-    if caption is not None:
-        limit, size = actions.text_limit(user), len(caption.encode("utf-8"))
-        if size > limit:
-            raise actions.Refused(gettext(
-                "Instagram accepts at most %(limit)d bytes in a message; this one has %(size)d.",
-                limit=limit, size=size), "caption")
-    return caption
 
 
 def keep(storage: FileStorage | None, folder: Path, largest: dict[str, int]) -> tuple[Path, Format, int]:

@@ -16,13 +16,12 @@ from webapp.events import bus
 from webapp.extensions import db
 from webapp.messages import outbound, sender
 from webapp.messages.models import Author, Message, TicketEvent
-from webapp.team.models import Department, Role, User
+from webapp.team.models import Department, User
 from webapp.tickets import access, tunnel
-from webapp.tickets.models import Ticket, TicketStatus
+from webapp.tickets.models import WAITING, Ticket, TicketStatus
 from webapp.workspace.models import Subject
 from webapp.workspace.store import company_settings
 
-WAITING = (TicketStatus.BOT, TicketStatus.QUEUED)
 COMMENT_LIMIT = 4000
 
 
@@ -35,10 +34,6 @@ class Refused(Exception):
         self.field = field
 
 
-def supervises(user: User) -> bool:
-    return user.role in (Role.ADMIN, Role.SUPERVISOR)
-
-
 def handled_by_someone_else(ticket: Ticket, user: User) -> bool:
     return ticket.status == TicketStatus.OPEN and ticket.assigned_to_id not in (None, user.id)
 
@@ -47,7 +42,7 @@ def may_answer(ticket: Ticket, user: User) -> bool:
     """Agents answer waiting tickets and their own; supervisors and admins answer any open ticket."""
     if ticket.status == TicketStatus.CLOSED or not access.can_see(user, ticket):
         return False
-    return supervises(user) or not handled_by_someone_else(ticket, user)
+    return user.sees_every_department or not handled_by_someone_else(ticket, user)
 
 
 def _record(ticket: Ticket, kind: str, user: User | None, now: dt.datetime, department_id: int | None = None,
@@ -85,7 +80,7 @@ def accept(ticket: Ticket, user: User, now: dt.datetime) -> bool:
     _not_closed(ticket)
     if ticket.status == TicketStatus.OPEN and ticket.assigned_to_id == user.id:
         return False
-    if handled_by_someone_else(ticket, user) and not supervises(user):
+    if handled_by_someone_else(ticket, user) and not user.sees_every_department:
         raise Refused(gettext("Another agent is already handling this ticket."))
     _unchanged_since_read(ticket)
     previous = ticket.assigned_to_id
@@ -97,23 +92,36 @@ def accept(ticket: Ticket, user: User, now: dt.datetime) -> bool:
 
 
 def reply(ticket: Ticket, user: User, text: str, now: dt.datetime) -> Message:
-    """An agent's text, stored for the sender. Answering a waiting ticket takes it first (as in Digisac). The
-    tunnel is enforced here too: a closed one refuses, and Meta is never asked."""
+    """An agent's text, stored for the sender. Answering a waiting ticket takes it first (as in Digisac)."""
     text = (text or "").strip()
     if not text:
         raise Refused(gettext("Write a message first."), "text")
-    _not_closed(ticket)
+    check_can_send(ticket, user, now, text=text)
+    take_if_waiting(ticket, user, now)
+    return outbound.queue(ticket, author=Author.AGENT, author_id=user.id, now=now, text=text)
+
+
+def check_can_send(ticket: Ticket, user: User, now: dt.datetime, text: str | None = None,
+                   field: str = "text") -> None:
+    """What every send of an agent's (text, file, caption) must pass before anything is stored: an open ticket
+    this user may answer, an open tunnel (so Meta is never asked), and a text within Instagram's byte limit."""
+    if ticket.status == TicketStatus.CLOSED:
+        raise Refused(gettext("This ticket is closed."), field)
     if not may_answer(ticket, user):
-        raise Refused(gettext("Another agent is already handling this ticket."))
+        raise Refused(gettext("Another agent is already handling this ticket."), field)
     if not tunnel.is_open(ticket.tunnel_closes_at, now):
-        raise Refused(gettext("Messages can only be sent while the tunnel is open"), "text")
-    limit = text_limit(user)
-    if len(text.encode("utf-8")) > limit:
-        raise Refused(gettext("Instagram accepts at most %(limit)d bytes in a message; this one has %(size)d.",
-                              limit=limit, size=len(text.encode("utf-8"))), "text")
+        raise Refused(gettext("Messages can only be sent while the tunnel is open"), field)
+    if text is not None:
+        limit, size = text_limit(user), len(text.encode("utf-8"))
+        if size > limit:
+            raise Refused(gettext("Instagram accepts at most %(limit)d bytes in a message; this one has %(size)d.",
+                                  limit=limit, size=size), field)
+
+
+def take_if_waiting(ticket: Ticket, user: User, now: dt.datetime) -> None:
+    """Answering a ticket still in the queue (or with the bot) takes it."""
     if ticket.status in WAITING:
         accept(ticket, user, now)
-    return outbound.queue(ticket, author=Author.AGENT, author_id=user.id, now=now, text=text)
 
 
 def text_limit(user: User, limit: int = 1000) -> int:

@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint, func, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.database import UTCDateTime, string_enum, utcnow
@@ -41,6 +41,14 @@ class Contact(db.Model):
     default_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    @classmethod
+    def matching(cls, text: str):
+        """Name or @username containing what was typed, in any case, typed literally (an @user_name's underscore is
+        no wildcard)."""
+        text = text.strip().lstrip("@").lower()
+        return or_(func.lower(cls.name).contains(text, autoescape=True),
+                   func.lower(cls.username).contains(text, autoescape=True))
+
 
 class TicketStatus(str, enum.Enum):
     BOT = "bot"  # the triage bot is talking
@@ -49,7 +57,9 @@ class TicketStatus(str, enum.Enum):
     CLOSED = "closed"
 
 
-WAITING_SQL = "status IN ('bot', 'queued')"  # with the bot or in a queue: the tickets the Fila lists
+WAITING = (TicketStatus.BOT, TicketStatus.QUEUED)  # with the bot or in a queue: the tickets the Fila lists
+# The same, as the SQL of the partial index below; a query must spell it so for the planner to use the index.
+WAITING_SQL = f"status IN ({', '.join(repr(status.value) for status in WAITING)})"
 
 
 class Ticket(db.Model):
@@ -60,8 +70,7 @@ class Ticket(db.Model):
         # At most one ticket that is not closed per contact: two webhooks at once cannot open two.
         Index("uq_tickets_contact_not_closed", "contact_id", unique=True,
               sqlite_where=text("status != 'closed'"), postgresql_where=text("status != 'closed'")),
-        # The queue: waiting tickets in time order, found without walking past the (many more) closed ones. Queries
-        # must spell the condition the same way (webapp.inbox.lists.WAITING_SQL) for the planner to use it.
+        # The queue: waiting tickets in time order, found without walking past the (many more) closed ones.
         Index("ix_tickets_waiting", "opened_at", sqlite_where=text(WAITING_SQL), postgresql_where=text(WAITING_SQL)),
     )
 
