@@ -139,6 +139,7 @@ def upload(client, ticket_id: int, data: bytes | None, name="foto.png", claimed=
     if data is not None:
         form["file"] = (io.BytesIO(data), name, claimed)
     headers = {"X-CSRFToken": client.token} if csrf else {}
+    headers["HX-Request"] = "true"  # as the composer sends it
     return client.post(f"/tickets/{ticket_id}/attachments", data=form, headers=headers,
                        content_type="multipart/form-data")
 
@@ -170,7 +171,7 @@ def test_each_kind_is_kept_queued_and_served_to_meta_by_its_link(inbox_app, tick
     data, kind, content_type, extension = FILES[name]
     response = upload(agent, ticket, data, name=f"arquivo-{name}.bin")
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert response.headers["HX-Trigger"].split(", ")[0] == "message-queued"
+    assert f'id="message-{the_file(inbox_app).message_id}"' in response.get_data(as_text=True)
 
     record = the_file(inbox_app)
     assert (record.kind, record.content_type, record.size, record.original_name) == (
@@ -213,12 +214,14 @@ def test_the_type_comes_from_the_bytes_never_from_the_name_or_the_browser(inbox_
 
 def test_a_waiting_ticket_is_taken_by_the_agent_who_sends_a_file(inbox_app, ticket, media_root, agent):
     response = upload(agent, ticket, PNG)
-    assert response.headers["HX-Trigger"] == "message-queued, ticket-accepted"
+    # Sending took the ticket: the page gets the whole conversation again (its head and composer changed too).
+    assert response.status_code == 201 and 'class="conversation"' in response.get_data(as_text=True)
     [taken] = rows(inbox_app, Ticket)
     assert (taken.status, taken.assigned_to_id) == (TicketStatus.OPEN, agent.user["id"])
     assert [e.kind for e in rows(inbox_app, TicketEvent)] == ["accepted"]
 
-    assert upload(agent, ticket, PNG).headers["HX-Trigger"] == "message-queued"  # already theirs
+    again = upload(agent, ticket, PNG).get_data(as_text=True)  # already theirs: just the new message
+    assert 'class="conversation"' not in again and 'class="msg out' in again
 
 
 def test_a_caption_follows_the_file_as_its_own_text_message(inbox_app, ticket, media_root, agent):
@@ -451,7 +454,8 @@ def image_sent_to_ana(sandbox) -> bytes:
 def test_an_uploaded_image_reaches_the_customer_once(meta_app, open_ticket, sandbox, live_server, make_user):  # noqa: F811
     ticket = open_ticket()
     session, token = live_session(live_server, make_user)
-    response = session.post(f"{live_server.url}/tickets/{ticket.id}/attachments", headers={"X-CSRFToken": token},
+    response = session.post(f"{live_server.url}/tickets/{ticket.id}/attachments",
+                            headers={"X-CSRFToken": token, "HX-Request": "true"},
                             files={"file": ("foto.png", PNG, "image/png")}, timeout=WAIT)
     assert response.status_code == 201, response.text
     [message] = rows(meta_app, Message, Message.ticket_id == ticket.id, Message.kind == "image")
@@ -471,7 +475,7 @@ def test_a_link_meta_cannot_fetch_fails_in_plain_words_and_a_retry_sends_it_once
     # The file is kept where the server Meta reaches cannot find it (as with web servers that share no disk).
     monkeypatch.setitem(meta_app.config, "PUBLIC_BASE_URL", live_server.url)
     monkeypatch.setitem(meta_app.config, "MEDIA_ROOT", str(tmp_path))
-    response = admin.post(f"/tickets/{ticket.id}/attachments", headers={"X-CSRFToken": admin.token},
+    response = admin.post(f"/tickets/{ticket.id}/attachments", headers={"X-CSRFToken": admin.token, "HX-Request": "true"},
                           data={"file": (io.BytesIO(PNG), "foto.png", "image/png")}, content_type="multipart/form-data")
     assert response.status_code == 201, response.get_data(as_text=True)
     record = the_file(meta_app)

@@ -365,7 +365,7 @@
       box.hidden = true;
       input.value = "";
       if (request.status >= 200 && request.status < 300) {
-        if (request.responseText) applyUpdate(request.responseText);
+        placeAnswer(request.responseText);
       } else {
         var holder = document.createElement("template");
         holder.innerHTML = request.responseText;
@@ -380,6 +380,18 @@
     request.send(body);
   }
 
+  // A send's answer: the whole pane when answering took the ticket (head and composer change), else fragments that
+  // go where live ones go.
+  function placeAnswer(html) {
+    if (html.indexOf('class="conversation"') !== -1) {
+      pane.innerHTML = html;
+      htmx.process(pane);
+      paneChanged();
+    } else if (html) {
+      applyUpdate(html);
+    }
+  }
+
   // The composer and retry buttons answer with fragments that go where live ones go; a refusal shows under
   // the composer. Answering a waiting ticket takes it: then the whole pane comes back.
   document.addEventListener("htmx:beforeSwap", function (event) {
@@ -390,14 +402,7 @@
     var composer = composerOf(form);
     var error = composer && composer.querySelector(".field-error");
     if (status >= 200 && status < 300) {
-      var html = event.detail.serverResponse;
-      if (html.indexOf('class="conversation"') !== -1) {
-        pane.innerHTML = html;
-        htmx.process(pane);
-        paneChanged();
-      } else {
-        applyUpdate(html);
-      }
+      placeAnswer(event.detail.serverResponse);
       if (composer) {
         var text = composer.querySelector("textarea[name=text]");
         if (text) {

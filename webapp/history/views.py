@@ -2,7 +2,7 @@
 shared or bookmarked), and each ticket's full transcript. Read-only: acting on a ticket happens in the Chat."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, make_response, render_template, request
 from flask_babel import format_date, format_datetime
 from flask_login import current_user, login_required
 
@@ -12,9 +12,8 @@ from webapp.extensions import db
 from webapp.history import search
 from webapp.inbox import conversation
 from webapp.messages.models import TicketEvent
+from webapp.team.access import ticket_or_404
 from webapp.team.models import User
-from webapp.tickets import access
-from webapp.tickets.models import Ticket
 from webapp.workspace.store import company_settings
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -56,9 +55,7 @@ def index():
 @login_required
 def transcript(ticket_id: int):
     """Everything that happened in one ticket; 404 for who may not see it, as in the Chat."""
-    ticket = db.session.get(Ticket, ticket_id)
-    if not access.can_see(current_user, ticket):
-        abort(404)
+    ticket = ticket_or_404(ticket_id)
     thread = conversation.thread(ticket, limit=None)
     closing = next((item for item in reversed(thread.items)
                     if isinstance(item, TicketEvent) and item.kind == "closed"), None)

@@ -5,7 +5,9 @@ full Chat page for a browser and fragments for htmx, from the same partials the 
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+import logging
+
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -15,11 +17,15 @@ from webapp.database import utcnow
 from webapp.events.models import LiveEvent
 from webapp.extensions import db
 from webapp.inbox import conversation, display, lists
+from webapp.messages import uploads
 from webapp.messages.models import Message, TicketEvent
+from webapp.team.access import ticket_or_404
 from webapp.team.models import Department, User, active_departments
 from webapp.tickets import access, actions
-from webapp.tickets.models import Ticket
+from webapp.tickets.models import WAITING, Ticket
 from webapp.workspace import store
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("inbox", __name__)
 
@@ -30,13 +36,6 @@ def _register_display(state) -> None:
 
 
 # ---- reading -------------------------------------------------------------------------------------------
-
-
-def _ticket_or_404(ticket_id: int) -> Ticket:
-    ticket = db.session.get(Ticket, ticket_id)
-    if not access.can_see(current_user, ticket):
-        abort(404)
-    return ticket
 
 
 def _list_context(ticket: Ticket | None = None) -> dict:
@@ -94,7 +93,7 @@ def ticket_rows():
 @bp.get("/tickets/<int:ticket_id>")
 @login_required
 def ticket(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     if is_htmx():
         response = make_response(render_template("inbox/_conversation.html", **_pane_context(ticket)))
     else:
@@ -108,21 +107,21 @@ def ticket(ticket_id: int):
 @login_required
 def pane(ticket_id: int):
     """The conversation pane again (after a resync, or a change made in another tab)."""
-    return render_template("inbox/_conversation.html", **_pane_context(_ticket_or_404(ticket_id)))
+    return render_template("inbox/_conversation.html", **_pane_context(ticket_or_404(ticket_id)))
 
 
 @bp.get("/tickets/<int:ticket_id>/head")
 @login_required
 def head(ticket_id: int):
     """The ticket's head again, after a live event said the ticket changed."""
-    return render_template("inbox/_ticket_head.html", **_pane_context(_ticket_or_404(ticket_id), whole=False))
+    return render_template("inbox/_ticket_head.html", **_pane_context(ticket_or_404(ticket_id), whole=False))
 
 
 @bp.get("/tickets/<int:ticket_id>/thread")
 @login_required
 def thread(ticket_id: int):
     """The thread again: a page back from sleep, or told it missed too much to catch up."""
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     return render_template("inbox/_thread.html", ticket=ticket, thread=conversation.thread(ticket))
 
 
@@ -130,7 +129,7 @@ def thread(ticket_id: int):
 @login_required
 def composer(ticket_id: int):
     """The composer again, when its state changed (tunnel, assignment, closing)."""
-    return render_template("inbox/_composer.html", **_pane_context(_ticket_or_404(ticket_id), whole=False))
+    return render_template("inbox/_composer.html", **_pane_context(ticket_or_404(ticket_id), whole=False))
 
 
 # ---- acting --------------------------------------------------------------------------------------------
@@ -138,10 +137,7 @@ def composer(ticket_id: int):
 
 def _refused(error: actions.Refused, ticket: Ticket, status: int = 422):
     """The reason, in the ticket's panel above the thread (the composer shows it under itself)."""
-    response = make_response(render_template("inbox/_refusal.html", error=error, ticket=ticket), status)
-    response.headers["HX-Retarget"] = f"#ticket-panel-{ticket.id}"
-    response.headers["HX-Reswap"] = "innerHTML"
-    return response
+    return _in_panel(ticket, render_template("inbox/_refusal.html", error=error, ticket=ticket), status)
 
 
 def _conversation(ticket: Ticket, notice: str | None = None):
@@ -156,7 +152,7 @@ def _conversation(ticket: Ticket, notice: str | None = None):
 @bp.post("/tickets/<int:ticket_id>/accept")
 @login_required
 def accept(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     try:
         actions.accept(ticket, current_user, utcnow())
     except actions.Refused as error:
@@ -169,9 +165,9 @@ def accept(ticket_id: int):
 @login_required
 def send(ticket_id: int):
     """The composer: a message to the customer, or in comment mode an internal note."""
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     text, now = request.form.get("text", ""), utcnow()
-    was_waiting = ticket.status in actions.WAITING
+    was_waiting = ticket.status in WAITING
     try:
         if request.form.get("mode") == "comment":
             item = actions.comment(ticket, current_user, text, now)
@@ -180,22 +176,65 @@ def send(ticket_id: int):
     except actions.Refused as error:
         return _refused(error, ticket)
     db.session.commit()
-    if was_waiting and ticket.status not in actions.WAITING:
-        return _conversation(ticket)  # answering took the ticket: the header and composer change too
-    return render_template("inbox/_sent.html", ticket=ticket, thread=conversation.one(item, ticket), item=item)
+    return _answered(ticket, was_waiting, item)
+
+
+@bp.post("/tickets/<int:ticket_id>/attachments")
+@login_required
+def attach(ticket_id: int):
+    """The composer's upload (multipart `file`, optional `caption`): 201 once the message is queued, 422 with the
+    reason in words under the composer otherwise."""
+    ticket = ticket_or_404(ticket_id)
+    was_waiting = ticket.status in WAITING
+    try:
+        message = uploads.attach(ticket, current_user, request.files.get("file"), utcnow(),
+                                 caption=request.form.get("caption"))
+    except actions.Refused as error:
+        return _field_error(str(error), 422)
+    db.session.commit()
+    return _answered(ticket, was_waiting, message, status=201)
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """An upload over MAX_CONTENT_LENGTH (the CSRF check reads the form before any view): words the composer can
+    show, not an error page."""
+    return _field_error(uploads.too_large_words(current_app.config), 413)
+
+
+def _field_error(words: str, status: int):
+    return make_response(render_template("inbox/_field_error.html", words=words), status)
+
+
+def _answered(ticket: Ticket, was_waiting: bool, item, status: int = 200):
+    """What the composer gets once its message is stored: the whole pane when answering took the ticket (its head
+    and composer change too), else the new item. The message is committed by now: a rendering problem must not
+    answer an error, or the agent would send it a second time; the live event shows it anyway."""
+    if was_waiting and ticket.status not in WAITING:
+        if not is_htmx():
+            return _conversation(ticket)  # a plain form post: the page again, by a redirect
+        response = make_response(_conversation(ticket), status)
+    else:
+        try:
+            body = render_template("inbox/_item.html", ticket=ticket, thread=conversation.one(item, ticket), item=item)
+        except Exception:
+            log.exception("the stored %s %s could not be rendered", type(item).__name__, item.id)
+            body = ""
+        response = make_response(body, status)
+    return response
 
 
 @bp.post("/messages/<int:message_id>/retry")
 @login_required
 def retry(message_id: int):
     message = db.session.get(Message, message_id)
-    ticket = _ticket_or_404(message.ticket_id) if message is not None else abort(404)
+    ticket = ticket_or_404(message.ticket_id if message is not None else None)
     try:
         actions.retry(message, current_user, utcnow())
     except actions.Refused as error:
         return _refused(error, ticket)
     db.session.commit()
-    return render_template("inbox/_sent.html", ticket=ticket, thread=conversation.one(message, ticket), item=message)
+    return _answered(ticket, False, message)
 
 
 # ---- transfer and close ------------------------------------------------------------------------------
@@ -227,7 +266,7 @@ def _in_panel(ticket: Ticket, body: str, status: int):
 @bp.get("/tickets/<int:ticket_id>/transfer")
 @login_required
 def transfer_form(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     return _transfer_form(ticket, department_id=request.args.get("department_id", type=int))
 
 
@@ -235,7 +274,7 @@ def transfer_form(ticket_id: int):
 @login_required
 def transfer_agents(ticket_id: int):
     """The agent choice follows the department choice."""
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     department_id = request.args.get("department_id", type=int)
     return render_template("inbox/_transfer_agents.html", ticket=ticket, agents=_agents_of(department_id))
 
@@ -243,7 +282,7 @@ def transfer_agents(ticket_id: int):
 @bp.post("/tickets/<int:ticket_id>/transfer")
 @login_required
 def transfer(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     department_id = request.form.get("department_id", type=int)
     agent_id = request.form.get("agent_id", type=int)
     department = db.session.get(Department, department_id) if department_id else None
@@ -270,13 +309,13 @@ def _close_form(ticket: Ticket, error: actions.Refused | None = None, status: in
 @bp.get("/tickets/<int:ticket_id>/close")
 @login_required
 def close_form(ticket_id: int):
-    return _close_form(_ticket_or_404(ticket_id), chosen_subjects=set())
+    return _close_form(ticket_or_404(ticket_id), chosen_subjects=set())
 
 
 @bp.post("/tickets/<int:ticket_id>/close")
 @login_required
 def close(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     subject_ids = [int(value) for value in request.form.getlist("subject_ids") if value.isascii() and value.isdigit()]
     note = request.form.get("comment", "")
     try:
@@ -291,7 +330,7 @@ def close(ticket_id: int):
 @login_required
 def timeline_event(ticket_id: int, event_id: int):
     """One timeline line (a comment), for a page that heard of it live."""
-    ticket = _ticket_or_404(ticket_id)
+    ticket = ticket_or_404(ticket_id)
     event = db.session.get(TicketEvent, event_id)
     if event is None or event.ticket_id != ticket.id:
         abort(404)

@@ -2,28 +2,24 @@
 
 Kept customer media and the files agents attached are served only to users who may see the ticket (anything else:
 404, as if it did not exist). Meta alone reads attachments without signing in, by their unguessable token, and
-only while it may still need them. Agents attach files here too (the composer's upload).
+only while it may still need them. (Agents attach files from the Chat's composer: webapp.inbox.views.attach.)
 """
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file
-from flask_login import current_user, login_required
-from markupsafe import Markup
+from flask import Blueprint, abort, current_app, send_file
+from flask_login import login_required
 from sqlalchemy import select
 
 from webapp.database import utcnow
 from webapp.extensions import db
-from webapp.inbox import conversation
 from webapp.messages import media, uploads
 from webapp.messages.models import MediaFile, MediaStatus, Message, MessageStatus, OutboundFile
-from webapp.tickets import access, actions, tunnel
+from webapp.team.access import ticket_or_404
+from webapp.tickets import tunnel
 from webapp.tickets.models import Ticket
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("messages", __name__)
 
@@ -38,7 +34,6 @@ INLINE_FAMILIES = ("image/", "audio/", "video/")
 PUBLIC_GRACE = dt.timedelta(hours=1)
 MAY_STILL_GO = (MessageStatus.QUEUED, MessageStatus.SENDING)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
-MESSAGE_PARTIAL = "inbox/_sent.html"  # the Chat page's fragment for a message it sent
 
 
 @bp.get("/media/<int:media_id>")
@@ -48,8 +43,7 @@ def media_file(media_id: int):
     if item is None:
         abort(404)
     message = item.message
-    if not access.can_see(current_user, db.session.get(Ticket, message.ticket_id)):
-        abort(404)
+    ticket_or_404(message.ticket_id)
     path = media.path_of(item, current_app)
     if item.status != MediaStatus.STORED or message.is_deleted or path is None or not path.is_file():
         abort(404)
@@ -57,38 +51,6 @@ def media_file(media_id: int):
     # Our own words only: nothing the customer or the CDN chose reaches the header.
     return _file(path, content_type, f"direto-{_safe_kind(item.kind)}-{item.id}{path.suffix}",
                  inline=content_type.startswith(INLINE_FAMILIES))
-
-
-# ---- what agents send ------------------------------------------------------------------------------------
-
-
-@bp.post("/tickets/<int:ticket_id>/attachments")
-@login_required
-def attach(ticket_id: int):
-    """The composer's upload (multipart field `file`, optional `caption`): 201 once the message is queued, 422 with
-    the reason in words otherwise."""
-    ticket = db.session.get(Ticket, ticket_id)
-    if not access.can_see(current_user, ticket):
-        abort(404)
-    was_waiting = ticket.status in actions.WAITING
-    try:
-        message = uploads.attach(ticket, current_user, request.files.get("file"), utcnow(),
-                                 caption=request.form.get("caption"))
-    except actions.Refused as error:
-        return _field_error(str(error), 422)
-    db.session.commit()
-    response = make_response(_message_fragment(message, ticket), 201)
-    # The open page hears of the message live as well; a ticket taken by this answer changes its header too.
-    took = was_waiting and ticket.status not in actions.WAITING
-    response.headers["HX-Trigger"] = "message-queued, ticket-accepted" if took else "message-queued"
-    return response
-
-
-@bp.errorhandler(413)
-def too_large(error):
-    """A request over MAX_CONTENT_LENGTH (the CSRF check reads the form before any view): words the composer can
-    show, not an error page. Only the upload takes a body on this blueprint."""
-    return _field_error(uploads.too_large_words(current_app.config), 413)
 
 
 @bp.get("/media/out/<token>")
@@ -111,8 +73,7 @@ def public_file(token: str):
 def outbound_file(file_id: int):
     """An attachment as agents see it in the conversation."""
     record = db.session.get(OutboundFile, file_id)
-    if record is None or not access.can_see(current_user, db.session.get(Ticket, record.ticket_id)):
-        abort(404)
+    ticket_or_404(record.ticket_id if record is not None else None)
     path = uploads.path_of(record, current_app)
     if path is None or not path.is_file():
         abort(404)
@@ -130,23 +91,6 @@ def _still_needed(record: OutboundFile, now: dt.datetime) -> bool:
         # Retryable (the same link goes again) only while the tunnel is open; after that the link is dead weight.
         return tunnel.is_open(db.session.get(Ticket, message.ticket_id).tunnel_closes_at, now)
     return message.status in MAY_STILL_GO
-
-
-def _field_error(words: str, status: int):
-    response = make_response(Markup('<p class="field-error" role="alert">{}</p>').format(words), status)
-    response.mimetype = "text/html"
-    return response
-
-
-def _message_fragment(message: Message, ticket: Ticket) -> str:
-    """The new message as the Chat page shows it (the same partial that answers a text reply), so the page need not
-    wait for the live event. The message is committed by now: a rendering problem must not answer an error, or
-    the agent would send the file a second time; the live event shows the message anyway."""
-    try:
-        return render_template(MESSAGE_PARTIAL, ticket=ticket, thread=conversation.one(message, ticket), item=message)
-    except Exception:
-        log.exception("the queued message %s could not be rendered", message.id)
-        return ""
 
 
 # ---- answering with a file -------------------------------------------------------------------------------

@@ -26,3 +26,16 @@ def role_required(*roles: Role):
 
 
 admin_required = role_required(Role.ADMIN)
+
+
+def ticket_or_404(ticket_id: int | None):
+    """The ticket, if the signed-in user may see it (webapp.tickets.access); 404 otherwise, as if it did not exist.
+    Whatever hangs off a ticket (messages, media, files) is looked up through its ticket here."""
+    from webapp.extensions import db
+    from webapp.tickets import access
+    from webapp.tickets.models import Ticket
+
+    ticket = db.session.get(Ticket, ticket_id) if ticket_id is not None else None
+    if not access.can_see(current_user, ticket):
+        abort(404)
+    return ticket
