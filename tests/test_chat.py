@@ -254,3 +254,28 @@ def test_two_agents_taking_the_same_ticket_at_once_one_is_refused(inbox_app, ana
             actions.accept(seen_by_bruno, db.session.get(User, bruno["id"]), dt.datetime.now(dt.timezone.utc))
     with inbox_app.app_context():
         assert db.session.get(Ticket, ana_waits).assigned_to_id == carla["id"]
+
+
+def test_a_read_receipt_turns_every_message_it_covers_to_seen_on_open_pages(inbox_app, ana_waits, meta, make_user):
+    from webapp.events.models import LiveEvent
+    from webapp.inbox import live
+
+    bruno = signed_in(inbox_app, make_user, Role.AGENT, ("Vendas",), name="Bruno")
+    headers = htmx(**{"X-CSRFToken": bruno.token})
+    for text in ("Temos sim!", "Qual cor?"):
+        bruno.post(f"/tickets/{ana_waits}/messages", data={"text": text, "mode": "message"}, headers=headers)
+    with inbox_app.app_context():  # Meta accepted them (as the sender records it)
+        sent = db.session.scalars(db.select(Message).where(Message.author_id == bruno.user["id"])
+                                  .order_by(Message.id)).all()
+        for number, message in enumerate(sent):
+            message.status, message.mid = MessageStatus.SENT, f"out-{number}"
+        db.session.commit()
+        ids = [m.id for m in sent]
+    meta(customer(read={"mid": "out-1"}))
+    with inbox_app.test_request_context():
+        [event] = db.session.scalars(db.select(LiveEvent).where(LiveEvent.kind == "message.seen")).all()
+        [(name, fragments)] = live.frames(event, "pt_BR")
+    assert name == "update"
+    for message_id in ids:  # both, each as a whole message the page swaps in, marked seen
+        assert re.search(rf'id="message-{message_id}".*?status-seen', fragments, re.S)
+    assert fragments.count("Bruno") == 2  # each with its author

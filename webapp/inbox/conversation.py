@@ -87,12 +87,16 @@ def _load_people(result: Thread) -> None:
 
 def bare(ticket: Ticket) -> Thread:
     """No items, only the people and places the ticket's head names."""
-    return one(None, ticket)
+    return of([], ticket)
 
 
 def one(item, ticket: Ticket) -> Thread:
     """A thread of one item, for rendering it alone (a live update, an answer to a form)."""
-    result = Thread(ticket=ticket, items=[item] if item is not None else [],
-                    connection=db.session.get(Connection, ticket.connection_id))
+    return of([item], ticket)
+
+
+def of(items: list, ticket: Ticket) -> Thread:
+    """A thread of these items only, with the people and messages they name loaded at once."""
+    result = Thread(ticket=ticket, items=list(items), connection=db.session.get(Connection, ticket.connection_id))
     _load_people(result)
     return result

@@ -21,6 +21,7 @@ import json
 from flask import render_template
 from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from webapp.connections.models import Connection, ConnectionStatus
 from webapp.database import utcnow
@@ -88,11 +89,14 @@ def _frames(event: LiveEvent):
         if message is not None:
             yield "update", _item(ticket, message)
     elif event.kind == "message.seen":
-        seen = db.session.scalars(
-            select(Message).where(Message.ticket_id == ticket.id, Message.status == MessageStatus.SEEN,
-                                  Message.id <= int(payload.get("up_to") or 0))
-            .order_by(Message.id.desc()).limit(SEEN_RERENDER))
-        yield "update", "".join(_item(ticket, message) for message in seen)
+        seen = list(db.session.scalars(
+            select(Message).options(selectinload(Message.media))
+            .where(Message.ticket_id == ticket.id, Message.status == MessageStatus.SEEN,
+                   Message.id <= int(payload.get("up_to") or 0))
+            .order_by(Message.id.desc()).limit(SEEN_RERENDER)))
+        thread = conversation.of(seen, ticket)  # one lookup of their authors for all of them
+        yield "update", "".join(render_template("inbox/_item.html", ticket=ticket, thread=thread, item=message)
+                                for message in seen)
     elif event.kind == "message.merged":
         yield "update", f'<template id="message-{int(payload.get("message_id") or 0)}" data-remove></template>'
     elif event.kind == "ticket.comment":
