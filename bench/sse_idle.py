@@ -132,7 +132,7 @@ async def measure(args, address: tuple[str, int], cookie: str, pid: int) -> dict
 
 def run(args, workdir: Path) -> int:
     server = start_server(workdir, {"WORKER_CONNECTIONS": str(args.connections + 100)})
-    try:
+    with server:
         pid = worker_pid(server.process.pid)
         print(f"server: gunicorn, 1 gevent worker (pid {pid}), worker_connections {args.connections + 100}, "
               f"http://{server.address[0]}:{server.address[1]}")
@@ -162,11 +162,6 @@ def run(args, workdir: Path) -> int:
             print(f"\nFAILED: the worker restarted {restarts} times", file=sys.stderr)
             return 1
         return 0
-    except Exception:
-        print(f"server log (last lines):\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        server.stop()
 
 
 def main(argv=None) -> int:

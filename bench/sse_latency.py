@@ -256,7 +256,7 @@ def show(label: str, values: list[float], note: str = "") -> None:
 
 def run(args, workdir: Path) -> int:
     server = start_server(workdir, customers=args.customers)
-    try:
+    with server:
         address = server.address
         print(f"server: gunicorn, 1 gevent worker, pid {server.process.pid}, http://{address[0]}:{address[1]}, "
               f"background processing on; database {workdir / 'direto.sqlite3'}")
@@ -301,11 +301,6 @@ def run(args, workdir: Path) -> int:
                   f"{restarts} worker restarts", file=sys.stderr)
             return 1
         return 0
-    except Exception:
-        print(f"server log (last lines):\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        server.stop()
 
 
 def recorded_at(database: Path) -> dict[int, float]:

@@ -138,6 +138,15 @@ class Server:
         kept = [line for line in self.log_path.read_text(errors="replace").splitlines() if ' "POST ' not in line]
         return "\n".join(kept[-lines:])
 
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        """The server stops whatever happened; a benchmark that broke shows the end of its log first."""
+        if isinstance(error, Exception):
+            print(f"server log (last lines):\n{self.log_tail()}", file=sys.stderr)
+        self.stop()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -312,7 +321,7 @@ def run(args, workdir: Path) -> Benchmark:
     env = server_environment(workdir, database_url, args.ingest_only)
     prepare_database(workdir, database_url, env)
     server = Server(workdir, env)
-    try:
+    with server:
         server.wait_until_healthy()
         bench = Benchmark(args, server, Database(database_path))
         print(f"server: gunicorn, 1 gevent worker, pid {server.process.pid}, http://127.0.0.1:{server.address[1]}"
@@ -326,11 +335,6 @@ def run(args, workdir: Path) -> Benchmark:
         bench.replay()
         bench.drain()
         return bench
-    except Exception:
-        print(f"server log (last lines):\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        server.stop()
 
 
 def main(argv=None) -> int:

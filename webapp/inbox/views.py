@@ -50,13 +50,14 @@ def _list_context(ticket: Ticket | None = None) -> dict:
             "open_id": ticket.id if ticket else None}
 
 
-def _pane_context(ticket: Ticket, whole: bool = True) -> dict:
-    """What the pane shows; `whole=False` for its head or composer alone (no messages read)."""
-    now = utcnow()
-    thread = conversation.thread(ticket) if whole else conversation.bare(ticket)
-    return {"ticket": ticket, "thread": thread, "now": now,
-            "may_answer": actions.may_answer(ticket, current_user),
-            "quick_replies": _quick_replies(), "text_limit": actions.text_limit(current_user)}
+def _pane_context(ticket: Ticket, part: str = "pane") -> dict:
+    """What the pane shows; for its "head" or "composer" alone, only what that part needs (the head is fetched
+    again at every change of an open ticket: no messages, no quick replies)."""
+    context = {"ticket": ticket, "now": utcnow(), "may_answer": actions.may_answer(ticket, current_user),
+               "thread": conversation.thread(ticket) if part == "pane" else conversation.bare(ticket)}
+    if part != "head":
+        context.update(quick_replies=_quick_replies(), text_limit=actions.text_limit(current_user))
+    return context
 
 
 def _quick_replies():
@@ -114,7 +115,7 @@ def pane(ticket_id: int):
 @login_required
 def head(ticket_id: int):
     """The ticket's head again, after a live event said the ticket changed."""
-    return render_template("inbox/_ticket_head.html", **_pane_context(ticket_or_404(ticket_id), whole=False))
+    return render_template("inbox/_ticket_head.html", **_pane_context(ticket_or_404(ticket_id), part="head"))
 
 
 @bp.get("/tickets/<int:ticket_id>/thread")
@@ -129,7 +130,7 @@ def thread(ticket_id: int):
 @login_required
 def composer(ticket_id: int):
     """The composer again, when its state changed (tunnel, assignment, closing)."""
-    return render_template("inbox/_composer.html", **_pane_context(ticket_or_404(ticket_id), whole=False))
+    return render_template("inbox/_composer.html", **_pane_context(ticket_or_404(ticket_id), part="composer"))
 
 
 # ---- acting --------------------------------------------------------------------------------------------
