@@ -103,3 +103,13 @@ def test_a_job_outlasting_the_lease_is_not_run_twice(app):
     other.jobs = first.jobs
     assert first.tick_once(NOW) == ["slow"]
     assert events == ["start", "end"]
+
+
+def test_the_lease_and_tick_come_from_the_configuration(test_settings):
+    from webapp import create_app
+
+    app = create_app({**test_settings, "SCHEDULER_LEASE_SECONDS": 6, "SCHEDULER_TICK_SECONDS": 1})
+    scheduler = Scheduler(app)
+    assert (scheduler.ttl, scheduler.tick) == (dt.timedelta(seconds=6), dt.timedelta(seconds=1))
+    with pytest.raises(ValueError, match="outlast its tick"):
+        Scheduler(create_app({**test_settings, "SCHEDULER_LEASE_SECONDS": 5, "SCHEDULER_TICK_SECONDS": 5}))

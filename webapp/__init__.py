@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp import config as settings_module
+from webapp import database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(settings_module.load(app.instance_path, overrides=test_config))
     settings_module.check_production(app.config)
+    database.check_driver_cooperates(app.config["SQLALCHEMY_DATABASE_URI"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     configure_logging(app)

@@ -106,7 +106,14 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": public_base_url.startswith("https://"),
         # A server can drop a connection (a PostgreSQL restart); a SQLite file cannot, so it skips the extra query.
-        "SQLALCHEMY_ENGINE_OPTIONS": {} if database_url.startswith("sqlite") else {"pool_pre_ping": True},
+        # Per process: under gevent every request in flight may hold one connection; workers × (size + overflow)
+        # must stay under PostgreSQL's max_connections (docs/deploy.md).
+        "SQLALCHEMY_ENGINE_OPTIONS": {} if database_url.startswith("sqlite") else {
+            "pool_pre_ping": True,
+            "pool_size": int(get("DATABASE_POOL_SIZE", 10)),
+            "max_overflow": int(get("DATABASE_MAX_OVERFLOW", 10)),
+            "pool_timeout": float(get("DATABASE_POOL_TIMEOUT", 10)),
+        },
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: long agent shifts
         "BABEL_DEFAULT_LOCALE": "pt_BR",
         "BABEL_DEFAULT_TIMEZONE": "America/Sao_Paulo",
@@ -134,6 +141,10 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "SSE_HEARTBEAT": float(get("SSE_HEARTBEAT", 15)),
         "SSE_CATCH_UP_LIMIT": int(get("SSE_CATCH_UP_LIMIT", 500)),
         "SSE_POLL": float(get("SSE_POLL", 2)),
+        # The scheduler's lease: renewed every tick by the process holding it, taken over by another process once
+        # it expires (its holder died), so a dead holder is replaced within SCHEDULER_LEASE_SECONDS.
+        "SCHEDULER_TICK_SECONDS": float(get("SCHEDULER_TICK_SECONDS", 5)),
+        "SCHEDULER_LEASE_SECONDS": float(get("SCHEDULER_LEASE_SECONDS", 30)),
     }
     settings.update(overrides or {})
     return settings

@@ -1,7 +1,9 @@
-"""Database plumbing shared by every model: the declarative base, UTC timestamps, SQLite pragmas."""
+"""Database plumbing shared by every model: the declarative base, UTC timestamps, SQLite pragmas, and the check that
+PostgreSQL's driver cooperates with gevent."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import Enum as SAEnum
@@ -73,3 +75,19 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
+
+
+def check_driver_cooperates(database_url: str) -> None:
+    """Under gevent, psycopg must wait for PostgreSQL through gevent's patched select, or one slow query freezes
+    every request of the process. psycopg picks its wait function when first imported: after gevent's monkey patch
+    (wsgi.py applies it first) it cooperates; imported before, it blocks. Refuse to start rather than serve that."""
+    if not database_url.startswith("postgresql"):
+        return
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("select"):
+        return  # not under gevent: blocking waits are right
+    from psycopg import waiting
+
+    if waiting.wait is getattr(waiting, "wait_c", None):
+        raise RuntimeError("psycopg was imported before gevent's monkey patch, so its waits would block every "
+                           "greenlet: import gevent and call monkey.patch_all() first (wsgi.py does)")

@@ -1,7 +1,8 @@
 """The event bus: record an event with the change it reports, and wake whoever listens once it is committed.
 
 Recording is a row in `live_events` (same transaction: no event without its change, no change without its
-event). Waking is in process by default; issue 7's Redis bus replaces `_wake` behind the same calls.
+event). Waking is in process; with REDIS_URL, each such commit is also published once on Redis, so the hubs of
+every other process wake too (webapp.events.relay).
 """
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import logging
 import threading
 from typing import Callable
 
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from webapp.events import relay
 from webapp.events.models import LiveEvent
 from webapp.extensions import db
 
@@ -41,6 +44,12 @@ def subscribe(listener: Callable[[], None]) -> Callable[[], None]:
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
+def wake_sources(app: Flask) -> tuple[Callable, ...]:
+    """What wakes a hub of `app`: this process's commits, and with Redis every other process's."""
+    url = app.config.get("REDIS_URL")
+    return (subscribe, relay.for_url(url).subscribe) if url else (subscribe,)
+
+
 def _wake(session: Session) -> None:
     if not session.info.pop("live_events_pending", False):
         return
@@ -49,6 +58,9 @@ def _wake(session: Session) -> None:
             listener()
         except Exception:  # a broken listener must not undo a committed change
             log.exception("live event listener failed")
+    url = current_app.config.get("REDIS_URL") if has_app_context() else None
+    if url:
+        relay.for_url(url).publish()
 
 
 @sa_event.listens_for(Session, "after_commit")

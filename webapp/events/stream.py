@@ -1,11 +1,11 @@
 """The live stream's engine: one hub per serving process hands each new live event to the open pages that may hear it.
 
-The hub is woken by the bus after every commit that recorded events (and polls every SSE_POLL seconds for what
-another process wrote, or a wake that was missed). It reads the new `live_events` rows once, decides who may hear
-each (webapp.events.audience), renders each event's frames once per language (webapp.inbox.live) and puts them in
-the inbox of every listener that may hear it; each open stream (webapp.events.views) is one listener. Every
-heartbeat the hub reloads the listening users in one query: a deactivated user, or one whose session token
-rotated, stops hearing at once.
+The hub is woken by the bus after every commit that recorded events, in this process or, with Redis, in any other
+(and polls every SSE_POLL seconds for what another process wrote without Redis, or a wake that was missed). It
+reads the new `live_events` rows once, decides who may hear each (webapp.events.audience), renders each event's
+frames once per language (webapp.inbox.live) and puts them in the inbox of every listener that may hear it; each
+open stream (webapp.events.views) is one listener. Every heartbeat the hub reloads the listening users in one
+query: a deactivated user, or one whose session token rotated, stops hearing at once.
 
 No database session is held while waiting: every read ends with the session removed.
 """
@@ -56,12 +56,13 @@ def rendering(app: Flask):
 class Hub:
     """One per serving process (per app): reads new events once and hands them to every listener."""
 
-    def __init__(self, app: Flask, wake_sources: Iterable[Callable] = (bus.subscribe,)):
+    def __init__(self, app: Flask, wake_sources: Iterable[Callable] | None = None):
         self.app = app
         self.poll = float(app.config["SSE_POLL"])
         self.heartbeat = float(app.config["SSE_HEARTBEAT"])
         self.catch_up_limit = int(app.config["SSE_CATCH_UP_LIMIT"])
-        self.wake_sources = tuple(wake_sources)  # each: subscribe(callback) -> unsubscribe (issue 7 adds Redis)
+        # Each: subscribe(callback) -> unsubscribe. By default this process's commits, and Redis's news of the others'.
+        self.wake_sources = tuple(bus.wake_sources(app) if wake_sources is None else wake_sources)
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self._woken = threading.Event()

@@ -15,13 +15,18 @@ from webapp.scheduler import jobs, lease
 
 log = logging.getLogger(__name__)
 
-TICK = dt.timedelta(seconds=5)  # tunnel notices are due to the second; a tick is a cheap lease renewal
-LEASE_TTL = dt.timedelta(seconds=60)  # a dead holder is replaced within a minute
-
 
 class Scheduler:
-    def __init__(self, app: Flask, tick: dt.timedelta = TICK, ttl: dt.timedelta = LEASE_TTL, job_list=jobs.JOBS):
-        self.app, self.tick, self.ttl, self.jobs = app, tick, ttl, job_list
+    """`tick` and `ttl` default to SCHEDULER_TICK_SECONDS (a tick is a cheap lease renewal, and tunnel notices are
+    due to the second) and SCHEDULER_LEASE_SECONDS (a dead holder is replaced within it)."""
+
+    def __init__(self, app: Flask, tick: dt.timedelta | None = None, ttl: dt.timedelta | None = None,
+                 job_list=jobs.JOBS):
+        self.app, self.jobs = app, job_list
+        self.tick = tick or dt.timedelta(seconds=app.config["SCHEDULER_TICK_SECONDS"])
+        self.ttl = ttl or dt.timedelta(seconds=app.config["SCHEDULER_LEASE_SECONDS"])
+        if self.ttl <= self.tick:
+            raise ValueError("the scheduler's lease must outlast its tick, or its holder loses it between renewals")
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None

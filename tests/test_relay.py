@@ -1,0 +1,137 @@
+"""Live events across processes through Redis (webapp.events.relay): published once per commit, heard by the other
+processes, survived when Redis drops the subscriber. Against the real Redis of TEST_REDIS_URL."""
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from webapp import create_app
+from webapp.events import bus, relay
+from webapp.extensions import db
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis pass of CI)")
+WAIT = 5.0
+
+
+def test_reconnections_back_off_up_to_a_cap_with_jitter():
+    delays = [relay.backoff(failures) for failures in range(1, 12)]
+    assert 0.5 * 0.75 <= delays[0] <= 0.5 * 1.25
+    assert 1.0 * 0.75 <= delays[1] <= 1.0 * 1.25
+    assert all(relay.BACKOFF_MAX * 0.75 <= delay <= relay.BACKOFF_MAX * 1.25 for delay in delays[8:])
+    assert len({round(relay.backoff(3), 6) for _ in range(20)}) > 1  # not every process knocks at the same instant
+
+
+def test_a_redis_that_is_down_never_fails_a_commit(test_settings):
+    """The change is committed before Redis is told; a dead Redis costs other processes a poll, not the change."""
+    app = create_app({**test_settings, "REDIS_URL": "redis://127.0.0.1:9/0"})  # nothing listens on port 9
+    with app.app_context():
+        bus.publish("connection.status", department_id=None)
+        started = time.monotonic()
+        db.session.commit()
+        bus.publish("connection.status", department_id=None)
+        db.session.commit()  # within PUBLISH_PAUSE of the failure: not even tried
+        assert time.monotonic() - started < relay.TIMEOUT + 1
+        from webapp.events.models import LiveEvent
+
+        assert db.session.query(LiveEvent).count() == 2
+
+
+@pytest.fixture
+def channel():
+    return f"direto:test-{secrets.token_hex(4)}"
+
+
+def heard(messages: queue.Queue) -> list:
+    try:
+        return [messages.get(timeout=WAIT)]
+    except queue.Empty:
+        return []
+
+
+@needs_redis
+def test_a_commit_with_events_is_published_once_and_one_without_is_not(test_settings):
+    app = create_app({**test_settings, "REDIS_URL": REDIS_URL})
+    listener = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(relay.CHANNEL)
+    listener.get_message(timeout=WAIT)
+    with app.app_context():
+        bus.publish("connection.status", department_id=None)
+        bus.publish("connection.status", department_id=None)
+        db.session.commit()  # two events, one commit
+        db.session.commit()  # nothing recorded
+    redis.Redis.from_url(REDIS_URL).publish(relay.CHANNEL, b"end of test")
+    received = []
+    while True:
+        message = listener.get_message(timeout=WAIT)
+        assert message is not None, f"the test's own last message never came; got {received}"
+        if message["data"] == b"end of test":
+            break
+        received.append(message["data"])
+    listener.close()
+    assert received == [relay.for_url(REDIS_URL).origin]
+
+
+@needs_redis
+def test_another_process_is_heard_and_our_own_messages_are_not(channel):
+    here, there = relay.Relay(REDIS_URL, channel), relay.Relay(REDIS_URL, channel)
+    wakes = queue.Queue()
+    here.subscribe(lambda: wakes.put(here.received))  # how many messages it had heard when woken
+    try:
+        assert here.connected.wait(WAIT)
+        assert heard(wakes) == [0]  # subscribing wakes once: whatever went by before is read
+        here.publish()
+        here.publish()  # our own: the bus already woke this process, in process
+        there.publish()
+        assert heard(wakes) == [3]  # the first wake since is the other process's message, the third heard
+        there.publish()
+        assert heard(wakes) == [4]
+    finally:
+        here.stop()
+
+
+@needs_redis
+def test_a_dropped_subscriber_reconnects_and_wakes_to_catch_up(channel):
+    here, there = relay.Relay(REDIS_URL, channel), relay.Relay(REDIS_URL, channel)
+    wakes = queue.Queue()
+    here.subscribe(lambda: wakes.put(here.connections))
+    try:
+        assert here.connected.wait(WAIT)
+        assert heard(wakes) == [1]
+        # What Redis does to its clients when it restarts: every subscriber connection is closed.
+        killed = redis.Redis.from_url(REDIS_URL).client_kill_filter(_type="pubsub")
+        assert killed >= 1
+        assert heard(wakes) == [2]  # connected again, and woke: events published meanwhile are read now
+        there.publish()
+        assert heard(wakes) == [2]
+    finally:
+        here.stop()
+
+
+def test_psycopg_imported_before_gevent_is_refused(test_settings, tmp_path):
+    """Under gevent a blocking psycopg would freeze every request of a worker during each query: refuse to start."""
+    script = (
+        "import sys, psycopg\n"
+        "from gevent import monkey\n"
+        "monkey.patch_all()\n"
+        "from webapp import create_app\n"
+        "try:\n"
+        f"    create_app({{'SQLALCHEMY_DATABASE_URI': 'postgresql+psycopg://nobody@127.0.0.1:9/none',"
+        f" 'INSTANCE_PATH': {str(tmp_path)!r}}})\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n"
+        "    sys.exit(3)\n"
+    )
+    late = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert late.returncode == 3, late.stderr
+    assert "before gevent's monkey patch" in late.stdout
+    in_order = subprocess.run([sys.executable, "-c", script.replace("import sys, psycopg\n", "import sys\n")],
+                              capture_output=True, text=True, timeout=60)
+    assert in_order.returncode == 0, in_order.stdout + in_order.stderr
