@@ -36,7 +36,7 @@ run: install
 	$(BIN)/flask init-instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --url $(PUBLIC_BASE_URL)
-	exec $(BIN)/gunicorn -c python:webapp.gunicorn_conf --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
+	exec $(BIN)/gunicorn -c webapp/gunicorn_conf.py --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -27,7 +27,10 @@ from webapp.extensions import db
 from webapp.team import directory
 from webapp.team.models import Role
 
-pytest_plugins = ["tests.inbound_support"]  # Meta's webhook as tests send it: `inbox_app`, `meta`
+pytest_plugins = [
+    "tests.inbound_support",  # Meta's webhook as tests send it: `inbox_app`, `shop`, `meta`
+    "tests.live_support",  # live streams: `conversations`, `streams`
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct horse 42"
@@ -249,21 +252,27 @@ def _listening_socket() -> socket.socket:
 
 
 class LiveServer:
+    """Direto served by gunicorn in a subprocess (see `serve`)."""
+
     def __init__(self, url, process, log_path):
         self.url, self.process, self.log_path = url, process, log_path
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stop(self, timeout: float = 15) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
-@pytest.fixture(scope="session")
-def live_server(app, test_settings, tmp_path_factory):
-    """Direto served as in production: gunicorn with the gevent worker, in a subprocess, on a free port."""
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("live") / "server.log"
-    env = {
+
+def server_env(test_settings, url: str, **overrides) -> dict:
+    """The environment of a Direto server on the tests' database (overrides: more settings, as strings)."""
+    return {
         **os.environ,
         "DATABASE_URL": test_settings["SQLALCHEMY_DATABASE_URI"],
         "INSTANCE_PATH": test_settings["INSTANCE_PATH"],
@@ -272,23 +281,22 @@ def live_server(app, test_settings, tmp_path_factory):
         "PASSWORD_HASH_METHOD": test_settings["PASSWORD_HASH_METHOD"],
         "PUBLIC_BASE_URL": url,
         "REDIS_URL": test_settings["REDIS_URL"] or "",
-        # Background jobs would race the tests' own calls (and consume the faults they inject): tested apart.
-        "DIRETO_SCHEDULER": "0",
-        # Meta is the sandbox, mounted at /sandbox of the live server with its own database.
-        "META_SANDBOX": "1",
-        "SANDBOX_DATABASE_URL": f"sqlite:///{log_path.parent / 'sandbox.sqlite3'}",
-        "FACEBOOK_CLIENT_ID": SANDBOX_APP_ID,
-        "FACEBOOK_CLIENT_SECRET": SANDBOX_APP_SECRET,
-        "META_VERIFY_TOKEN": "live-verify-token",
-        # In-process apps (http://localhost) log in through this sandbox too.
-        "SANDBOX_REDIRECT_PREFIXES": f"{url}/,http://localhost/",
+        **{name: value.replace("{url}", url) for name, value in overrides.items()},  # {url}: the server's own
     }
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", "--workers", "1",
-         "--bind", f"fd://{sock.fileno()}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
-    )
+
+
+def serve(test_settings, log_path: Path, workers: int = 1, **overrides) -> LiveServer:
+    """Direto served as in production: gunicorn with the gevent worker, in a subprocess, on a free port; returns
+    once it answers /healthz."""
+    sock = _listening_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "webapp/gunicorn_conf.py", "--workers", str(workers),
+             "--bind", f"fd://{sock.fileno()}", "wsgi:app"],
+            cwd=ROOT, env=server_env(test_settings, url, **overrides), stdout=log, stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+        )
     sock.close()  # gunicorn holds its own copy of the listening socket
     server = LiveServer(url, process, log_path)
     try:
@@ -297,11 +305,28 @@ def live_server(app, test_settings, tmp_path_factory):
         assert response.status_code == 200, server.log()
     except Exception:
         process.kill()
-        raise RuntimeError(f"the live server did not start:\n{server.log()}")
+        process.wait()
+        raise RuntimeError(f"the server did not start:\n{server.log()}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def live_server(app, test_settings, tmp_path_factory):
+    """The tests' Direto server, with the sandbox as its Meta (mounted at /sandbox, with its own database); `app`
+    has migrated the database."""
+    log_path = tmp_path_factory.mktemp("live") / "server.log"
+    server = serve(
+        test_settings, log_path,
+        # Background jobs would race the tests' own calls (and consume the faults they inject): tested apart.
+        DIRETO_SCHEDULER="0",
+        META_SANDBOX="1", SANDBOX_DATABASE_URL=f"sqlite:///{log_path.parent / 'sandbox.sqlite3'}",
+        FACEBOOK_CLIENT_ID=SANDBOX_APP_ID, FACEBOOK_CLIENT_SECRET=SANDBOX_APP_SECRET,
+        META_VERIFY_TOKEN="live-verify-token",
+        # In-process apps (http://localhost) log in through this sandbox too.
+        SANDBOX_REDIRECT_PREFIXES="{url}/,http://localhost/",
+    )
     yield server
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    server.stop()
 
 
 class SandboxControl:

@@ -16,6 +16,7 @@ from tests.inbound_support import (
     ACCOUNT, ANA, BIA, NOW, PAGE, SECRET, business, conversation, customer, ms, rows, the_ticket,
 )
 from webapp import create_app
+from webapp.database import utcnow
 from webapp.extensions import db
 from webapp.messages.models import Author, Direction, MediaFile, MediaStatus, Message, MessageStatus, TicketEvent
 from webapp.meta.signatures import sign
@@ -256,10 +257,12 @@ def test_a_delivery_stored_but_never_processed_is_processed_later(inbox_app, sho
     assert answer.status_code == 200
     assert [d.status for d in rows(inbox_app, WebhookDelivery)] == [DeliveryStatus.PENDING]
     with inbox_app.app_context():
-        # A process claimed it and died: the claim goes stale, and the next pass takes it.
-        [claimed] = processor.claim(NOW)
+        # A process claimed it and died: the claim goes stale, and the next pass takes it. (The real clock: NOW is
+        # when the suite started, and a long suite would make that claim stale already.)
+        claimed_at = utcnow()
+        [claimed] = processor.claim(claimed_at)
         assert processor.drain(inbox_app) == 0  # still held by the "dead" process
-        db.session.execute(db.update(WebhookDelivery).values(claimed_at=NOW - processor.STALE_CLAIM * 2))
+        db.session.execute(db.update(WebhookDelivery).values(claimed_at=claimed_at - processor.STALE_CLAIM * 2))
         db.session.commit()
         assert processor.drain(inbox_app) == 1
     [delivery] = rows(inbox_app, WebhookDelivery)

@@ -71,6 +71,17 @@ def test_healthz_says_when_the_database_is_down(test_settings, tmp_path):
     assert response.get_json()["database"].startswith("error")
 
 
+def test_healthz_with_redis_down_is_degraded_not_down(test_settings):
+    """Without Redis live events go by polling: a load balancer must keep sending users to this process."""
+    from webapp import create_app
+
+    app = create_app({**test_settings, "REDIS_URL": "redis://127.0.0.1:9/0"})  # nothing listens on port 9
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded" and body["database"] == "ok" and body["redis"].startswith("error")
+
+
 def test_pages_carry_a_strict_content_security_policy(client):
     response = client.get("/login")
     policy = response.headers["Content-Security-Policy"]

@@ -1,7 +1,9 @@
-"""gunicorn settings shared by `make run`, the live server of the tests and production (`-c python:webapp.gunicorn_conf`).
+"""gunicorn settings shared by `make run`, the live server of the tests and production (`-c webapp/gunicorn_conf.py`).
 
-Each worker starts the background loops (webhook processing, sending, downloads) and the scheduler loop once it
-has loaded the app; the database lease lets only one of them run the scheduler's jobs.
+Given as a file, not as `python:webapp.gunicorn_conf`: the master then never imports the `webapp` package, so the
+workers it forks again on a HUP load the new code whole (see docs/deploy.md, upgrades). Each worker starts the
+background loops (webhook processing, sending, downloads) and the scheduler loop once it has loaded the app; the
+database lease lets only one of them run the scheduler's jobs.
 """
 import os
 

@@ -66,6 +66,14 @@ class Relay:
             self._quiet_until = time.monotonic() + PUBLISH_PAUSE
             log.warning("could not publish a live event on Redis (%s); other processes will poll", error)
 
+    def ping(self) -> str:
+        """"ok", or what went wrong (the health check's word on Redis)."""
+        try:
+            self._publisher.ping()
+            return "ok"
+        except redis.RedisError as error:
+            return f"error: {type(error).__name__}"
+
     # -- in
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
