@@ -270,6 +270,34 @@ def test_a_delivery_stored_but_never_processed_is_processed_later(inbox_app, sho
     assert len(conversation(inbox_app)) == 2  # the message and the bot's greeting, once
 
 
+def test_deliveries_the_database_went_away_under_are_handed_back_once_it_answers(inbox_app, shop, test_settings,
+                                                                                 monkeypatch):
+    """A PostgreSQL restart in the middle of a batch: its deliveries wait seconds, not until their claim is stale."""
+    from sqlalchemy.exc import OperationalError
+
+    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
+    for mid, text in (("m-1", "Oi"), ("m-2", "Tudo bem?")):
+        body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
+            customer({"mid": mid, "text": text})]}]}).encode()
+        assert stored.test_client().post("/webhooks/instagram", data=body,
+                                         headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+    real, calls = processor.process, []
+
+    def database_goes_away(delivery_id, app, now=None):
+        calls.append(delivery_id)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE webhook_deliveries", {}, Exception("the database system is shutting down"))
+        return real(delivery_id, app, now)
+
+    monkeypatch.setattr(processor, "process", database_goes_away)
+    with inbox_app.app_context():
+        assert processor.drain(inbox_app) == 2  # both claimed; the first fails, the second is not even tried
+        assert [d.status for d in rows(inbox_app, WebhookDelivery)] == [DeliveryStatus.PROCESSING] * 2
+        assert processor.drain(inbox_app) == 2  # handed back, and processed at the next step
+    assert [d.status for d in rows(inbox_app, WebhookDelivery)] == [DeliveryStatus.PROCESSED] * 2
+    assert [m.text for m in conversation(inbox_app) if m.direction == "in"] == ["Oi", "Tudo bem?"]
+
+
 # ---- anything at all ----------------------------------------------------------------------------------------
 
 json_values = st.recursive(

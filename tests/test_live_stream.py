@@ -30,7 +30,7 @@ from webapp.events.models import LiveEvent
 from webapp.extensions import db
 from webapp.scheduler import jobs
 from webapp.team import directory
-from webapp.team.models import User
+from webapp.team.models import Role, User
 from webapp.tickets.models import Ticket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,6 +212,28 @@ def test_a_stream_ends_when_its_user_may_no_longer_listen(quick, make_user, conv
     assert EventStream(quick.url, cookie).status == 401  # and the page's reconnect is refused
 
 
+def test_a_stream_hears_what_its_user_may_see_now_while_others_listen(quick, make_user, conversations, streams):
+    """Every heartbeat reloads each listener's role and departments, and a user removed among several listening is
+    cut off whatever the order the hub meets them in."""
+    admin, agent, leaving = (make_user("admin", departments=()), make_user("agent", departments=("Vendas",)),
+                             make_user("agent", departments=("Vendas",)))
+    pages = {who["id"]: streams(quick.url, signed_in(quick.url, who["email"])) for who in (admin, agent, leaving)}
+    for page in pages.values():
+        page.opening()
+    with quick.app_context():
+        directory_user = db.session.get(User, agent["id"])
+        directory_user.role = Role.SUPERVISOR  # a supervisor sees every department
+        db.session.get(User, leaving["id"]).active = False
+        db.session.commit()
+    pages[leaving["id"]].wait_for_end(timeout=5)
+    # Wait for the next heartbeat's reload: the ended stream shows one happened, the next one surely applied it.
+    pages[agent["id"]].comments.clear()
+    while len(pages[agent["id"]].comments) < 2:
+        pages[agent["id"]]._read(time.monotonic() + 5)
+    support = publish(quick, conversations["tickets"][BIA])  # Bia's ticket is in Suporte
+    assert pages[agent["id"]].until(lambda frame: frame.event == "tickets")[-1].id == str(support)
+
+
 def test_a_page_that_missed_too_much_is_told_to_reload(quick, make_user, conversations, streams):
     cookie = signed_in(quick.url, make_user("admin", departments=())["email"])
     ana = conversations["tickets"][ANA]
@@ -245,6 +267,31 @@ def test_an_event_that_fails_to_render_is_skipped_and_the_stream_goes_on(quick, 
     publish(quick, conversations["tickets"][ANA], broken=True)
     fine = publish(quick, conversations["tickets"][BIA])
     assert {frame.id for frame in events.until(lambda frame: frame.event == "tickets")} == {str(fine)}
+
+
+def test_events_read_while_the_database_went_away_are_read_again(quick, make_user, conversations, streams,
+                                                                 monkeypatch):
+    """PostgreSQL restarting half-way through a batch: its events come at the next poll, not never."""
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.inbox import live
+
+    real, failed = live.frames, []
+
+    def frames(event, language):
+        if (event.payload or {}).get("unlucky") and not failed:
+            failed.append(event.id)
+            raise OperationalError("SELECT contacts", {}, Exception("terminating connection due to administrator command"))
+        return real(event, language)
+
+    monkeypatch.setattr(live, "frames", frames)
+    events = streams(quick.url, signed_in(quick.url, make_user("admin", departments=())["email"]))
+    events.opening()
+    first = publish(quick, conversations["tickets"][BIA])
+    unlucky = publish(quick, conversations["tickets"][ANA], unlucky=True)
+    seen = events.until(lambda frame: frame.event == "tickets" and frame.id == str(unlucky))
+    assert failed == [unlucky]
+    assert [frame.id for frame in seen if frame.event == "tickets"] == [str(first), str(unlucky)]
 
 
 def test_a_stream_goes_on_after_the_newest_events_are_deleted(quick, make_user, conversations, streams):

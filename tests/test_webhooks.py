@@ -141,3 +141,41 @@ def test_the_sandbox_delivers_a_customer_message_that_direto_keeps(app, sandbox)
     with app.app_context():
         [delivery] = db.session.scalars(db.select(WebhookDelivery)).all()
         assert sent["mid"] in delivery.body.decode() and "t\\u00eanis" in delivery.body.decode()
+
+
+# ---- the database away ------------------------------------------------------------------------------------------
+
+
+def test_while_the_database_is_away_deliveries_wait_on_disk_and_are_stored_once_it_answers(hook_app, test_settings,
+                                                                                           tmp_path):
+    """A PostgreSQL restart must not turn Meta's deliveries into 5xx answers, nor lose them."""
+    spool_dir = tmp_path / "spool"
+    away = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off",
+                       "WEBHOOK_SPOOL_DIR": str(spool_dir),
+                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/no/such/folder/direto.sqlite3"})
+    body = meta_bytes(MESSAGE)
+    answer = post(away.test_client(), body)
+    assert answer.status_code == 200 and answer.get_json() == {"received": True, "spooled": True}
+    assert [path.read_bytes() for path in spool_dir.iterdir()] == [body]  # whole, under its final name only
+    assert post(away.test_client(), body).status_code == 200  # Meta's redelivery of it: the same one file
+    assert len(list(spool_dir.iterdir())) == 1
+
+    from webapp.webhooks import spool
+
+    back = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off",
+                       "WEBHOOK_SPOOL_DIR": str(spool_dir)})
+    with back.app_context():
+        assert spool.drain(back) == 1
+    assert list(spool_dir.iterdir()) == []
+    [delivery] = stored(hook_app)
+    assert delivery.body == body and delivery.status == DeliveryStatus.PENDING and delivery.object_type == "instagram"
+    assert post(back.test_client(), body).get_json()["duplicate"] is True  # and Meta's later copy is not new
+
+
+def test_with_neither_database_nor_disk_the_answer_asks_meta_to_deliver_again(test_settings, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    away = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off",
+                       "WEBHOOK_SPOOL_DIR": str(tmp_path / "a-file" / "spool"),
+                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/no/such/folder/direto.sqlite3"})
+    answer = post(away.test_client(), meta_bytes(MESSAGE))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"

@@ -98,13 +98,15 @@ def register_workers(app: Flask) -> None:
     """Background loops each serving process runs (started by gunicorn's post_worker_init)."""
     from webapp.core import workers
     from webapp.messages import inbound, media, outbound, sender
-    from webapp.webhooks import processor
+    from webapp.webhooks import processor, spool
 
     # Each is woken right after a commit that gives it work; the idle poll only picks up what another process
     # left behind (the scheduler's sweep covers that too).
     workers.register(processor.WORKER, processor.drain, idle=5.0)
     workers.register(outbound.SENDER, sender.drain, idle=30.0)
     workers.register(inbound.MEDIA_WORKER, media.drain, idle=30.0)
+    # Deliveries kept on disk while the database was away: retried every few seconds until it answers.
+    workers.register(spool.WORKER, spool.drain, idle=5.0)
 
 
 def register_commands(app: Flask) -> None:

@@ -120,6 +120,8 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         # Meta batches up to 1000 events of a few hundred bytes each; anything far larger is not Meta.
         "WEBHOOK_MAX_BYTES": int(get("WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)),
+        # Where signed deliveries wait while the database is away (each machine drains its own).
+        "WEBHOOK_SPOOL_DIR": get("WEBHOOK_SPOOL_DIR", str(instance / "webhook-spool")),
         # How stored deliveries become messages: "background" (a worker per process, woken after each 200),
         # "inline" (right after the response, in the same request: tests), or "off" (only the scheduler's sweep).
         "WEBHOOK_PROCESSING": get("WEBHOOK_PROCESSING", "background"),

@@ -8,8 +8,14 @@ import sys
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+# Errors that say the database is away (restarting, unreachable, its pool exhausted), not that what was asked is
+# wrong: work that meets them waits and tries again.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import func, or_, select
 
+from webapp.database import UNAVAILABLE
 from webapp.events import bus
 from webapp.events.audience import Audience, Item, Listener, audiences, encode, read_events, resync_frame
 from webapp.events.models import LiveEvent
@@ -205,40 +206,43 @@ class Hub:
             listener.deliver([resync])
 
     def _hand_out(self, rows: list[LiveEvent]) -> None:
-        late = set()
-        for row in rows:
-            if self._gaps.pop(row.id, None) is not None:
-                late.add(row.id)
-            elif row.id > self._last:
-                missing = range(self._last + 1, row.id)
-                if len(self._gaps) + len(missing) <= MAX_GAPS:
-                    self._gaps.update(dict.fromkeys(missing, time.monotonic()))
-                self._last, self._last_created = row.id, row.created_at
+        # Everything that reads the database (who hears, rendering) comes before the hub moves past these rows: a
+        # database going away half-way leaves them to be read again at the next poll, not lost to every stream.
+        read = [(row.id, row.created_at) for row in rows]
+        late = {row_id for row_id, _ in read if row_id in self._gaps}
         heard = audiences(rows)
         listeners = self._snapshot()
         plan, needed = [], {}
         for listener in listeners:
-            hears = [row for row in rows if listener.hears(heard[row.id])]
+            hears = [row_id for row_id, _ in read if listener.hears(heard[row_id])]
             if hears:
                 plan.append((listener, hears))
-                for row in hears:
-                    needed.setdefault(row.id, set()).add(listener.language)
+                for row_id in hears:
+                    needed.setdefault(row_id, set()).add(listener.language)
         items = {}
         for row in rows:
-            for language in sorted(needed.get(row.id, ())):
+            row_id = row.id
+            for language in sorted(needed.get(row_id, ())):
                 chunk, frames = self.render(row, language)
-                item = items.setdefault(row.id, Item(row.id, heard[row.id], {}, {}, row.id in late))
+                item = items.setdefault(row_id, Item(row_id, heard[row_id], {}, {}, row_id in late))
                 item.chunks[language], item.frames[language] = chunk, frames
             if len(rows) > 1:
                 time.sleep(0)  # rendering never yields under gevent: webhooks waiting for their 200 go first
+        for row_id, created_at in read:
+            if self._gaps.pop(row_id, None) is None and row_id > self._last:
+                missing = range(self._last + 1, row_id)
+                if len(self._gaps) + len(missing) <= MAX_GAPS:
+                    self._gaps.update(dict.fromkeys(missing, time.monotonic()))
+                self._last, self._last_created = row_id, created_at
         for count, (listener, hears) in enumerate(plan, 1):
-            listener.deliver([items[row.id] for row in hears if row.id in items])
+            listener.deliver([items[row_id] for row_id in hears if row_id in items])
             if count % YIELD_EVERY == 0:
                 time.sleep(0)
 
     def render(self, row: LiveEvent, language: str) -> tuple[bytes, list]:
         """The event's frames in `language`, rendered once (inside `rendering`). A broken one is logged and sent
-        as nothing: it must not end the stream, nor hold back the events after it."""
+        as nothing: it must not end the stream, nor hold back the events after it. A database that went away is
+        not the event's fault: that raises, and nothing is remembered."""
         from webapp.inbox.live import frames
 
         key = (row.id, row.created_at, language)  # SQLite may give a deleted row's id again
@@ -248,6 +252,8 @@ class Hub:
         try:
             made = frames(row, language)
             found = (encode(row.id, made), made)
+        except UNAVAILABLE:  # the database is away, not the event broken
+            raise
         except Exception:
             log.exception("rendering live event %s (%s) failed", row.id, row.kind)
             db.session.rollback()
@@ -282,7 +288,7 @@ class Hub:
                 self.forget(listener)
                 listener.close()
                 continue
-            listener.sees_all = user.sees_every_department
+            listener.sees_all = user.role.sees_every_department  # a row, not a User: the role's rule
             listener.departments = frozenset(departments.get(listener.user_id, ()))
             listener.language = user.language
 

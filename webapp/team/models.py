@@ -19,6 +19,10 @@ class Role(str, enum.Enum):
     SUPERVISOR = "supervisor"
     AGENT = "agent"
 
+    @property
+    def sees_every_department(self) -> bool:
+        return self in (Role.ADMIN, Role.SUPERVISOR)
+
 
 user_departments = Table(
     "user_departments",
@@ -91,7 +95,7 @@ class User(UserMixin, db.Model):
 
     @property
     def sees_every_department(self) -> bool:
-        return self.role in (Role.ADMIN, Role.SUPERVISOR)
+        return self.role.sees_every_department
 
     def __repr__(self) -> str:
         return f"<User {self.email!r} {self.role.value}>"

@@ -2,14 +2,16 @@
 
 A delivery is claimed with one atomic UPDATE (so two processes never work on the same one), parsed, and each
 of its events recorded on its own (webapp.messages.inbound, idempotent per mid). A delivery left "processing"
-by a process that died is claimed again after STALE_CLAIM; one whose processing raised is retried with
-backoff. Deliveries for accounts no connection knows, and shapes with nothing to do, end "ignored".
+by a process that died is claimed again after STALE_CLAIM (a long one renews its claim as it goes); one whose
+processing raised is retried with backoff; one the database went away under is handed back as soon as it
+answers again. Deliveries for accounts no connection knows, and shapes with nothing to do, end "ignored".
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import time
 
 from flask import Flask
 from sqlalchemy import and_, or_, select, update
@@ -26,7 +28,9 @@ log = logging.getLogger(__name__)
 
 WORKER = "webhooks"
 BATCH = 20
-STALE_CLAIM = dt.timedelta(minutes=5)
+# Processing is idempotent per mid, so a claim taken again too early costs work, never a second message: short,
+# so that DMs a killed process had claimed wait one minute, not many.
+STALE_CLAIM = dt.timedelta(minutes=1)
 BACKOFF = (dt.timedelta(seconds=30), dt.timedelta(minutes=2), dt.timedelta(minutes=10), dt.timedelta(hours=1))
 MAX_ATTEMPTS = 10  # then it stays "failed" with its error, for an admin to look at; nothing is deleted
 
@@ -84,7 +88,13 @@ def process(delivery_id: int, app: Flask, now: dt.datetime | None = None) -> Del
     except (ValueError, RecursionError) as error:  # the endpoint checked it; a stored body can still surprise
         return _finish(delivery_id, DeliveryStatus.IGNORED, f"unreadable body: {type(error).__name__}")
     routes, failures, outcomes, unknown = Routes(), [], [], set()
+    renewed = time.monotonic()
     for event in parsed.events:
+        if time.monotonic() - renewed > STALE_CLAIM.total_seconds() / 3:  # still ours: nobody takes it over
+            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                               .values(claimed_at=utcnow()))
+            db.session.commit()
+            renewed = time.monotonic()
         connection = routes.connection(event)
         if connection is None:
             unknown.add(event.account_id)
@@ -116,15 +126,34 @@ def _finish(delivery_id: int, status: DeliveryStatus, note: str | None, now: dt.
     return status
 
 
+# Deliveries this process claimed and could not finish because the database went away: handed back (pending)
+# once it answers, so they wait seconds, not STALE_CLAIM.
+_abandoned: set[int] = set()
+
+
+def _hand_back_abandoned() -> None:
+    if not _abandoned:
+        return
+    ids = sorted(_abandoned)
+    db.session.execute(update(WebhookDelivery)
+                       .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.PROCESSING)
+                       .values(status=DeliveryStatus.PENDING, claimed_at=None))
+    db.session.commit()
+    _abandoned.difference_update(ids)
+
+
 def drain(app: Flask, limit: int = BATCH) -> int:
     """The background worker's step: claim a batch of deliveries and process them; 0 when none was waiting."""
+    _hand_back_abandoned()
     claimed = claim(utcnow(), limit)
-    for delivery_id in claimed:
+    for position, delivery_id in enumerate(claimed):
         try:
             process(delivery_id, app)
-        except Exception:  # the database went away mid-way: the claim goes stale and the delivery is retried
+        except Exception:  # the database went away mid-way: this one and the rest go back once it answers
             db.session.rollback()
             log.exception("webhook delivery %s could not be processed", delivery_id)
+            _abandoned.update(claimed[position:])
+            break
     return len(claimed)
 
 

@@ -2,7 +2,8 @@
 
 What Meta sends is checked (signature over the raw bytes, size, JSON) and then stored as is; turning it into
 messages and tickets happens after the answer, so a slow or failing step never makes Meta wait or retry.
-No input, however malformed, is answered with a 5xx.
+No input, however malformed, is answered with a 5xx; when the database is away, deliveries wait on disk
+(webapp.webhooks.spool) and are still answered 200.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.core import workers
+from webapp.database import UNAVAILABLE
 from webapp.extensions import csrf, db
 from webapp.meta.signatures import equal, verify
-from webapp.webhooks import processor, store
+from webapp.webhooks import processor, spool, store
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -64,10 +66,26 @@ def _receive():
     except Refused as refused:
         return jsonify(error=refused.error), refused.status
     object_type = payload.get("object") if isinstance(payload, dict) else None
-    delivery_id, new = store.keep(body, object_type if isinstance(object_type, str) else None)
+    try:
+        delivery_id, new = store.keep(body, object_type if isinstance(object_type, str) else None)
+    except UNAVAILABLE as error:  # the database is away: the disk keeps it meanwhile
+        db.session.rollback()
+        return _spooled(body, error)
     if new:
         _process(delivery_id)
     return jsonify(received=True, delivery=delivery_id, duplicate=not new), 200
+
+
+def _spooled(body: bytes, error: Exception):
+    """The database is away: keep the delivery on disk and answer 200; only a disk that fails too makes it a 503,
+    for Meta to deliver again later."""
+    try:
+        spool.keep(body)
+    except OSError:
+        current_app.logger.exception("webhook delivery lost for now: no database (%s) and no spool", error)
+        return jsonify(error="temporarily unavailable"), 503, {"Retry-After": "5"}
+    current_app.logger.warning("database unavailable (%s): webhook delivery kept on disk", type(error).__name__)
+    return jsonify(received=True, spooled=True), 200
 
 
 def _process(delivery_id: int) -> None:
