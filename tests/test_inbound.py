@@ -298,6 +298,31 @@ def test_deliveries_the_database_went_away_under_are_handed_back_once_it_answers
     assert [m.text for m in conversation(inbox_app) if m.direction == "in"] == ["Oi", "Tudo bem?"]
 
 
+def test_inline_processing_waits_for_another_process_that_took_the_delivery_first(inbox_app, shop, test_settings):
+    """Inline mode promises the delivery is done when the answer leaves, even if a worker elsewhere claimed it."""
+    import threading
+
+    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
+    body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
+        customer({"mid": "m-1", "text": "Oi"})]}]}).encode()
+    assert stored.test_client().post("/webhooks/instagram", data=body,
+                                     headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+    with inbox_app.app_context():
+        [delivery_id] = processor.claim(utcnow())  # another process's worker got there first
+
+    def the_other_process():
+        with inbox_app.app_context():
+            processor.process(delivery_id, inbox_app)
+            db.session.remove()
+
+    other = threading.Thread(target=the_other_process)
+    with inbox_app.app_context():
+        other.start()
+        assert processor.process_now(delivery_id, inbox_app) == DeliveryStatus.PROCESSED
+    other.join(30)
+    assert [m.text for m in conversation(inbox_app) if m.direction == "in"] == ["Oi"]
+
+
 # ---- anything at all ----------------------------------------------------------------------------------------
 
 json_values = st.recursive(

@@ -157,8 +157,19 @@ def drain(app: Flask, limit: int = BATCH) -> int:
     return len(claimed)
 
 
+INLINE_WAIT = 10.0  # seconds the inline mode waits for another process that took the same delivery first
+
+
 def process_now(delivery_id: int, app: Flask) -> DeliveryStatus | None:
-    """Process one delivery at once (the "inline" mode); None when another process already has it."""
-    if not claim(utcnow(), 1, only=delivery_id):
-        return None
-    return process(delivery_id, app)
+    """Process one delivery at once (the "inline" mode: when the answer leaves, the delivery is done). If another
+    process's worker took it first, wait for that one to finish it; None if it does not in INLINE_WAIT."""
+    if claim(utcnow(), 1, only=delivery_id):
+        return process(delivery_id, app)
+    deadline = time.monotonic() + INLINE_WAIT
+    while time.monotonic() < deadline:
+        db.session.rollback()  # a fresh snapshot each look
+        status = db.session.scalar(select(WebhookDelivery.status).where(WebhookDelivery.id == delivery_id))
+        if status not in (DeliveryStatus.PENDING, DeliveryStatus.PROCESSING):
+            return status
+        time.sleep(0.02)
+    return None
