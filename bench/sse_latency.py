@@ -1,12 +1,16 @@
 """Live update latency: from a customer's DM posted to the webhook to its "dm" frame at an open page.
 
     .venv/bin/python bench/sse_latency.py [--rate 100] [--seconds 20] [--customers 200]
+        [--database-url postgresql://... --redis-url redis://... --workers 2] [--compare]
 
 Serves Direto as in production (gunicorn, one gevent worker, background processing on, SQLite in a temporary
-folder) with one linked Instagram account, signs in as an admin and holds one stream open on GET /events, then
-posts signed Meta-shaped DMs at a steady rate (one per POST, from a few hundred customers: new tickets, the bot
-answering, its sends failing on a closed Graph port, all in the same worker). Each DM's text carries its number,
-so its "dm" frame is matched to the moment its POST started. Target: p99 <= 50 ms on loopback.
+folder; or PostgreSQL in a throwaway schema, Redis and more workers, as asked) with one linked Instagram account,
+signs in as an admin and holds one stream open on GET /events, then posts signed Meta-shaped DMs at a steady rate
+(one per POST, from a few hundred customers whose tickets wait in Vendas). With more than one worker the stream
+is in one of them and either may process a DM: the other process's events reach it through Redis, or without
+Redis at its next look at the database (SSE_POLL). Each DM's text carries its number, so its "dm" frame is matched
+to the moment its POST started. Target: p99 <= 50 ms on loopback. --compare runs on SQLite with one worker first,
+then as asked, and prints the two side by side.
 
 Exits non-zero when something is broken (a non-200 answer, a DM whose frame never came, a server that does not
 start or whose worker gunicorn restarted), not on a missed target.
@@ -16,20 +20,23 @@ from __future__ import annotations
 import argparse
 import base64
 import codecs
-import datetime as dt
+import functools
 import http.client
 import json
 import re
 import secrets
 import socket
-import sqlite3
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import JSON, create_engine, text
+
 from http_load import entry_point, in_workdir
-from webhook_ingest import ACCOUNT_ID, APP_SECRET, Server, prepare_database, server_environment
+from webhook_ingest import (ACCOUNT_ID, APP_SECRET, Server, Setup, add_setup_options, database_for, prepare_database,
+                            server_environment, setup_in, setup_of, without_password)
 
 from webapp.meta.signatures import sign
 
@@ -81,14 +88,21 @@ def prepare_inbox(workdir: Path, database_url: str, env: dict, customers: int) -
         db.engine.dispose()
 
 
-def start_server(workdir: Path, extra_env: dict | None = None, customers: int = 200) -> Server:
-    """A fresh database with one linked account, an admin and conversations under way; the server, healthy."""
-    database_url = f"sqlite:///{workdir / 'direto.sqlite3'}"
-    env = {**server_environment(workdir, database_url, ingest_only=False), **(extra_env or {})}
+def start_server(workdir: Path, extra_env: dict | None = None, customers: int = 200, database_url: str | None = None,
+                 setup: Setup = Setup()) -> Server:
+    """A fresh database (`database_url`, empty; default a new SQLite file in `workdir`) with one linked account, an
+    admin and conversations under way; the server (REDIS_URL and workers from `setup`), healthy."""
+    database_url = database_url or f"sqlite:///{workdir / 'direto.sqlite3'}"
+    env = {**server_environment(workdir, database_url, ingest_only=False, redis_url=setup.redis_url),
+           **(extra_env or {})}
     prepare_database(workdir, database_url, env)
     prepare_inbox(workdir, database_url, env, customers)
-    server = Server(workdir, env)
-    server.wait_until_healthy()
+    server = Server(workdir, env, setup.workers)
+    try:
+        server.wait_until_healthy()
+    except BaseException:
+        server.stop()
+        raise
     return server
 
 
@@ -254,67 +268,102 @@ def show(label: str, values: list[float], note: str = "") -> None:
           f"p99 {quantile(values, 0.99):7.1f}  max {max(values):7.1f} ms   {note}")
 
 
-def run(args, workdir: Path) -> int:
-    server = start_server(workdir, customers=args.customers)
-    with server:
-        address = server.address
-        print(f"server: gunicorn, 1 gevent worker, pid {server.process.pid}, http://{address[0]}:{address[1]}, "
-              f"background processing on; database {workdir / 'direto.sqlite3'}")
-        cookie = session_cookie(address)
-        reader = StreamReader(address, cookie)
-        reader.start()
-        reader.opened.wait(30)
-        if reader.error:
-            raise reader.error
-        sender = Sender(address, customers_of(args.customers))
+MEASURES = ("webhook answers (its 200)", "POST -> dm frame", "  POST -> event recorded", "  event recorded -> dm frame")
 
-        # Warm-up (not measured): the first requests of a fresh worker fill its caches.
-        warm = 50
-        sender.run(0, warm, args.rate)
-        wait_for(reader, range(warm), 30)
-        count = int(args.rate * args.seconds)
-        first = 1_000_000
-        print(f"sending {count} DMs at {args.rate:g}/s for {args.seconds:g} s, "
-              f"from {args.customers} customers, over {sender.connections} keep-alive connections ...")
-        sender.run(first, count, args.rate)
-        numbers = range(first, first + count)
-        wait_for(reader, numbers, 15)
-        if reader.error:
-            raise reader.error
-        recorded = recorded_at(workdir / "direto.sqlite3")
-        arrived = [n for n in numbers if n in reader.arrived]
-        latencies = [(reader.arrived[n] - sender.sent[n]) * 1000 for n in arrived]
-        missing = count - len(latencies)
-        restarts = server.worker_boots() - 1
-        show("webhook answers (its 200)", sender.answer_ms, f"non-200: {sender.non_200}")
-        show("POST -> dm frame", latencies, f"{len(latencies)} of {count} arrived")
+
+@dataclass
+class Outcome:
+    """One run's figures, for --compare: its setup, its exit status, and each measure's latencies (ms)."""
+
+    setup: Setup
+    status: int
+    measures: dict[str, list[float]]
+
+
+def run(args, workdir: Path, setup: Setup | None = None) -> Outcome:
+    setup = setup or setup_in(args)
+    with database_for(workdir, setup, args.keep) as (database_url, shown):
+        server = start_server(workdir, customers=args.customers, database_url=database_url, setup=setup)
+        with server:
+            return _run(args, server, database_url, setup, shown)
+
+
+def _run(args, server: Server, database_url: str, setup: Setup, shown: str) -> Outcome:
+    address = server.address
+    print(f"server: gunicorn, {setup.gunicorn()}, pid {server.process.pid}, http://{address[0]}:{address[1]}, "
+          f"background processing on; database {shown}"
+          + (f"; redis {without_password(setup.redis_url)}" if setup.redis_url else ""))
+    cookie = session_cookie(address)
+    reader = StreamReader(address, cookie)
+    reader.start()
+    reader.opened.wait(30)
+    if reader.error:
+        raise reader.error
+    sender = Sender(address, customers_of(args.customers))
+
+    # Warm-up (not measured): the first requests of a fresh worker fill its caches.
+    warm = 50
+    sender.run(0, warm, args.rate)
+    wait_for(reader, range(warm), 30)
+    count = int(args.rate * args.seconds)
+    first = 1_000_000
+    print(f"sending {count} DMs at {args.rate:g}/s for {args.seconds:g} s, "
+          f"from {args.customers} customers, over {sender.connections} keep-alive connections"
+          + ("" if setup.default else f"; {setup.label()}") + " ...")
+    sender.run(first, count, args.rate)
+    numbers = range(first, first + count)
+    wait_for(reader, numbers, 15)
+    if reader.error:
+        raise reader.error
+    recorded = recorded_at(database_url)
+    arrived = [n for n in numbers if n in reader.arrived]
+    latencies = [(reader.arrived[n] - sender.sent[n]) * 1000 for n in arrived]
+    missing = count - len(latencies)
+    restarts = server.restarts()
+    measures = dict(zip(MEASURES, (
+        sender.answer_ms,
+        latencies,
         # The two halves, by the wall clock (the event's created_at is taken when the processing flushes it).
-        show("  POST -> event recorded", [(recorded[n] - sender.sent_wall[n]) * 1000 for n in numbers if n in recorded],
-             "queued, then processed in the background")
-        show("  event recorded -> dm frame", [(reader.arrived_wall[n] - recorded[n]) * 1000 for n in arrived
-                                                if n in recorded], "the live stream")
-        p99 = quantile(latencies, 0.99)
-        print(f"  POST -> dm frame p99 {p99:.1f} ms   target <= {TARGET_P99_MS:g} ms   "
-              f"{'PASS' if p99 <= TARGET_P99_MS else 'FAIL'}")
-        if missing or sender.non_200 or restarts:
-            print(f"\nFAILED: {missing} DMs without a frame, {sender.non_200} non-200 answers, "
-                  f"{restarts} worker restarts", file=sys.stderr)
-            return 1
-        return 0
+        [(recorded[n] - sender.sent_wall[n]) * 1000 for n in numbers if n in recorded],
+        [(reader.arrived_wall[n] - recorded[n]) * 1000 for n in arrived if n in recorded],
+    )))
+    notes = (f"non-200: {sender.non_200}", f"{len(latencies)} of {count} arrived",
+             "queued, then processed in the background", "the live stream")
+    for (label, values), note in zip(measures.items(), notes):
+        show(label, values, note)
+    p99 = quantile(latencies, 0.99)
+    print(f"  POST -> dm frame p99 {p99:.1f} ms   target <= {TARGET_P99_MS:g} ms   "
+          f"{'PASS' if p99 <= TARGET_P99_MS else 'FAIL'}")
+    if missing or sender.non_200 or restarts:
+        print(f"\nFAILED: {missing} DMs without a frame, {sender.non_200} non-200 answers, "
+              f"{restarts} worker restarts", file=sys.stderr)
+        return Outcome(setup, 1, measures)
+    return Outcome(setup, 0, measures)
 
 
-def recorded_at(database: Path) -> dict[int, float]:
-    """When the server recorded each numbered DM's live event (its created_at, by the wall clock)."""
-    conn = sqlite3.connect(database)
-    rows = conn.execute("SELECT m.text, e.created_at FROM live_events e JOIN messages m "
-                        "ON m.id = json_extract(e.payload, '$.message_id') WHERE e.kind = 'message.new'").fetchall()
-    conn.close()
+def recorded_at(database_url: str | Path) -> dict[int, float]:
+    """When the server recorded each numbered DM's live event (its created_at, by the wall clock). Plain SQL that
+    SQLite and PostgreSQL both read: the event's payload names its message, matched here rather than in SQL."""
+    from webapp.config import normalise_database_url
+    from webapp.database import UTCDateTime
+
+    url = f"sqlite:///{database_url}" if isinstance(database_url, Path) else normalise_database_url(database_url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            texts = dict(conn.execute(text("SELECT id, text FROM messages WHERE text LIKE :numbered"),
+                                      {"numbered": "%#bench-%"}).all())
+            events = conn.execute(text("SELECT payload, created_at FROM live_events WHERE kind = 'message.new'")
+                                  .columns(payload=JSON, created_at=UTCDateTime)).all()
+    finally:
+        engine.dispose()
     found = {}
-    for text, created in rows:
-        number = NUMBERED.search(text or "")
+    for payload, created in events:
+        if isinstance(payload, str):  # a driver that leaves JSON as text
+            payload = json.loads(payload)
+        number = NUMBERED.search(texts.get((payload or {}).get("message_id")) or "")
         if number:
-            moment = dt.datetime.fromisoformat(created).replace(tzinfo=dt.timezone.utc)
-            found[int(number.group(1))] = moment.timestamp()
+            found[int(number.group(1))] = created.timestamp()
     return found
 
 
@@ -329,11 +378,41 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=100, help="DMs per second (default 100)")
     parser.add_argument("--seconds", type=float, default=20, help="how long to send (default 20)")
     parser.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary folder (database, server log), and the PostgreSQL schema")
+    add_setup_options(parser)
+    parser.add_argument("--compare", action="store_true",
+                        help="run on SQLite with one worker first, then as the options say; print both side by side")
     args = parser.parse_args(argv)
-    result = in_workdir(run, args, "direto-bench-sse-")
-    return 1 if result is None else result
+    args.setup = setup_of(parser, args)
+    if args.compare and args.setup.default:
+        parser.error("--compare needs something to compare with SQLite and one worker: --database-url, --redis-url "
+                     "or --workers")
+    outcomes = []
+    for setup in (Setup(), args.setup) if args.compare else (args.setup,):
+        if args.compare:
+            print(f"\n== {setup.label()} ==")
+        outcome = in_workdir(functools.partial(run, setup=setup), args, "direto-bench-sse-")
+        if outcome is None:
+            return 1
+        outcomes.append(outcome)
+    if args.compare:
+        compare(outcomes)
+    return max(outcome.status for outcome in outcomes)
 
+
+def compare(outcomes: list[Outcome]) -> None:
+    """The runs' figures side by side: p50, p99 and max of each measure, in ms."""
+    print("\nside by side, in ms (the machine is shared: run it more than once before trusting a figure)")
+    print(f"  {'':<30}" + "".join(f"{outcome.setup.label():>33}" for outcome in outcomes))
+    print(f"  {'':<30}" + "".join(f"   {'p50':>10}{'p99':>10}{'max':>10}" for _ in outcomes))
+    for label in MEASURES:
+        cells = ""
+        for outcome in outcomes:
+            values = outcome.measures[label]
+            cells += (f"   {quantile(values, 0.5):>10.1f}{quantile(values, 0.99):>10.1f}{max(values):>10.1f}"
+                      if values else f"{'none':>33}")
+        print(f"  {label:<30}{cells}")
 
 if __name__ == "__main__":
     entry_point(main)

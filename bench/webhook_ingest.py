@@ -1,11 +1,13 @@
 """Webhook ingest benchmark: how many DMs/s POST /webhooks/instagram keeps, next to a bare endpoint's rate.
 
     .venv/bin/python bench/webhook_ingest.py [--seconds 5] [--rounds 5] [--concurrency 16] [--ingest-only]
+        [--database-url postgresql://... --redis-url redis://... --workers 2]
 
-Serves Direto as in production (gunicorn, one gevent worker, SQLite in a temporary folder) and, in interleaved
-rounds, posts signed Meta-shaped deliveries to the bare endpoint (signature and JSON only, nothing stored) and to
-the real one, one event per POST and 50 per POST. A shared, noisy machine moves every figure from run to run, so
-what counts is the side-by-side comparison: medians over the rounds, and ratios taken within each round.
+Serves Direto as in production (gunicorn, one gevent worker, SQLite in a temporary folder; or PostgreSQL in a
+throwaway schema, Redis and more workers, as asked) and, in interleaved rounds, posts signed Meta-shaped deliveries
+to the bare endpoint (signature and JSON only, nothing stored) and to the real one, one event per POST and 50 per
+POST. A shared, noisy machine moves every figure from run to run, so what counts is the side-by-side comparison:
+medians over the rounds, and ratios taken within each round.
 Then it replays already-sent bodies (nothing new may be stored) and, when the app turns stored deliveries into
 messages in the background, waits for that to finish and reports how fast it went.
 
@@ -15,19 +17,22 @@ to restart), not on a missed target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import random
 import secrets
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, make_url, text
 
 from http_load import Deliveries, PhaseResult, body_digest, drive, entry_point, in_workdir
 
@@ -50,24 +55,119 @@ PHASES = (
 )
 
 
-class Database:
-    """The benchmark's own look at webhook_deliveries, read straight from the SQLite file."""
+@dataclass(frozen=True)
+class Setup:
+    """What the server runs on: --database-url (PostgreSQL, in a throwaway schema; None: a fresh SQLite file),
+    --redis-url (the server's REDIS_URL; None: events stay in each process) and --workers (gunicorn's)."""
 
-    def __init__(self, path: Path):
-        self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    database_url: str | None = None
+    redis_url: str | None = None
+    workers: int = 1
+
+    @property
+    def default(self) -> bool:
+        return self == Setup()
+
+    def label(self) -> str:
+        """"sqlite, 1 worker", "postgresql + redis, 2 workers": what a figure was measured on."""
+        stores = ("postgresql" if self.database_url else "sqlite") + (" + redis" if self.redis_url else "")
+        return f"{stores}, {self.workers} worker{'' if self.workers == 1 else 's'}"
+
+    def gunicorn(self) -> str:
+        return f"{self.workers} gevent worker{'' if self.workers == 1 else 's'}"
+
+
+def add_setup_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", metavar="URL",
+                        help="PostgreSQL to run on, in a throwaway schema (postgresql://postgres@127.0.0.1:5432/test); "
+                             "default: a fresh SQLite file")
+    parser.add_argument("--redis-url", metavar="URL", help="the server's REDIS_URL (default: none)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="gunicorn workers (default 1)")
+
+
+def setup_of(parser: argparse.ArgumentParser, args) -> Setup:
+    if args.database_url and not args.database_url.startswith(("postgres://", "postgresql://", "postgresql+")):
+        parser.error("--database-url takes a PostgreSQL URL (without it: a fresh SQLite file)")
+    if args.workers < 1:
+        parser.error("--workers takes 1 or more")
+    return Setup(args.database_url, args.redis_url, args.workers)
+
+
+@contextlib.contextmanager
+def database_for(workdir: Path, setup: Setup, keep: bool = False):
+    """(the server's DATABASE_URL, how to show it): a fresh SQLite file in `workdir`, or a throwaway schema in the
+    PostgreSQL database given, dropped at the end whatever happened (unless kept); stop the server first."""
+    if not setup.database_url:
+        path = workdir / "direto.sqlite3"
+        yield f"sqlite:///{path}", str(path)
+        return
+    from webapp.config import normalise_database_url
+
+    url = normalise_database_url(setup.database_url)
+    schema = f"direto_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in url else "?"
+        shown = f"{without_password(setup.database_url)}, schema {schema}"
+        try:
+            # Every connection, the server's and ours, works inside the throwaway schema (as tests/conftest.py).
+            yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}", shown
+        finally:
+            if keep:
+                print(f'kept: schema {schema} (DROP SCHEMA "{schema}" CASCADE removes it)')
+            else:
+                with admin.connect() as conn:
+                    conn.execute(text("SET lock_timeout = '30s'"))  # a server left running fails it, not hangs it
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def setup_in(args) -> Setup:
+    """The setup main() put in `args`; the default for a caller's own namespace without one."""
+    return getattr(args, "setup", None) or Setup()
+
+
+class Database:
+    """The benchmark's own look at webhook_deliveries, through SQLAlchemy: the same plain SQL on SQLite or
+    PostgreSQL. Takes the server's database URL (or, as before, the SQLite file's path)."""
+
+    def __init__(self, url: str | Path):
+        from webapp.config import normalise_database_url
+
+        url = normalise_database_url(f"sqlite:///{url}" if isinstance(url, Path) else url)
+        options = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, isolation_level="AUTOCOMMIT", **options)
+
+    def _rows(self, sql: str) -> list:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql)).all()
 
     def count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0]
+        return self._rows("SELECT count(*) FROM webhook_deliveries")[0][0]
 
     def count_waiting(self) -> int:
         """Deliveries not done with: pending, or claimed and being processed."""
-        return self.conn.execute(f"SELECT count(*) FROM webhook_deliveries WHERE {WAITING}").fetchone()[0]
+        return self._rows(f"SELECT count(*) FROM webhook_deliveries WHERE {WAITING}")[0][0]
 
     def waiting_digests(self) -> set[str]:
-        return {row[0] for row in self.conn.execute(f"SELECT body_sha256 FROM webhook_deliveries WHERE {WAITING}")}
+        return {row[0] for row in self._rows(f"SELECT body_sha256 FROM webhook_deliveries WHERE {WAITING}")}
+
+    def newest_message(self) -> int:
+        """The last message's id: it moves while a delivery is being processed, before its status does."""
+        return self._rows("SELECT max(id) FROM messages")[0][0] or 0
 
     def statuses(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT status, count(*) FROM webhook_deliveries GROUP BY status"))
+        return dict(self._rows("SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY status"))
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def prepare_database(workdir: Path, database_url: str, env: dict) -> None:
@@ -99,9 +199,10 @@ def prepare_database(workdir: Path, database_url: str, env: dict) -> None:
 
 
 class Server:
-    """gunicorn as production runs it (python:webapp.gunicorn_conf, gevent), one worker, in a subprocess."""
+    """gunicorn as production runs it (-c webapp/gunicorn_conf.py, gevent), one worker or more, in a subprocess."""
 
-    def __init__(self, workdir: Path, env: dict):
+    def __init__(self, workdir: Path, env: dict, workers: int = 1):
+        self.workers = workers
         # Bound and listening before gunicorn starts, as the test suite's live server: no race for the port.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -111,27 +212,33 @@ class Server:
         env = {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.address[1]}"}
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", "--workers", "1",
+                [sys.executable, "-m", "gunicorn", "-c", "webapp/gunicorn_conf.py", "--workers", str(workers),
                  "--bind", f"fd://{sock.fileno()}", "wsgi:app"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),))
         sock.close()
 
     def wait_until_healthy(self, timeout: float = 60) -> None:
+        """Until a worker answers /healthz and every worker has booted (so none counts as a restart)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
             conn = http.client.HTTPConnection(*self.address, timeout=timeout)
             try:
                 conn.request("GET", "/healthz")  # the socket already listens: this waits for the worker
-                if conn.getresponse().status == 200:
+                if conn.getresponse().status == 200 and self.worker_boots() >= self.workers:
                     return
             except OSError:
-                time.sleep(0.2)
+                pass
             finally:
                 conn.close()
+            time.sleep(0.2)
         raise RuntimeError(f"the server did not become healthy; its log:\n{self.log_tail()}")
 
     def worker_boots(self) -> int:
         return self.log_path.read_text(errors="replace").count("Booting worker")
+
+    def restarts(self) -> int:
+        """Workers gunicorn booted again (it kills one that stops answering: WORKER TIMEOUT)."""
+        return self.worker_boots() - self.workers
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the server's log, without the access log's lines."""
@@ -160,8 +267,8 @@ class Server:
 class Benchmark:
     """The rounds, the replay and the wait for processing, against one running server."""
 
-    def __init__(self, args, server: Server, database: Database):
-        self.args, self.server, self.db = args, server, database
+    def __init__(self, args, server: Server, database: Database, setup: Setup = Setup()):
+        self.args, self.server, self.db, self.setup = args, server, database, setup
         self.deliveries = Deliveries(ACCOUNT_ID, APP_SECRET, f"127.0.0.1:{server.address[1]}")
         self.rates = {name: guess for name, _, _, guess in PHASES}  # the fastest requests/s seen so far
         self.results: dict[str, list[PhaseResult]] = {name: [] for name, *_ in PHASES}
@@ -172,6 +279,7 @@ class Benchmark:
         self.no_processor = args.ingest_only
         self.largest_backlog = 0  # deliveries waiting when a phase ended
         self.stuck: set[str] = set()  # digests of deliveries that stopped moving
+        self.timed_out = False  # the last wait ended at --drain-timeout with deliveries still moving
         self.restarts = 0  # of the gunicorn worker, as its log tells
         self.non_200 = self.stored_again = 0
 
@@ -214,24 +322,32 @@ class Benchmark:
 
     def new_restarts(self) -> int:
         """Worker restarts since the last look: gunicorn kills a worker that stops answering (WORKER TIMEOUT)."""
-        restarts = self.server.worker_boots() - 1
+        restarts = self.server.restarts()
         new, self.restarts = restarts - self.restarts, restarts
         if new:
             print(f"       ! gunicorn restarted the worker ×{new} (WORKER TIMEOUT: it stopped answering)")
         return new
 
     def settle(self, stall: float = 5.0) -> None:
-        """Wait while the app works through waiting deliveries, timing it; stop when they stand still `stall` s."""
+        """Wait while the app works through waiting deliveries, timing it; stop when nothing moved for `stall` s:
+        no delivery done and no message recorded (a delivery of 50 new customers' DMs can take longer than that
+        when processing is slow, as on a busy machine with more workers than cores)."""
         waiting = set() if self.no_processor else self.waiting()
         self.largest_backlog = max(self.largest_backlog, len(waiting))
-        start = last_change = time.monotonic()
-        left = waiting
-        while left and time.monotonic() - start < self.args.drain_timeout:
+        start = last_change = last_move = time.monotonic()
+        left, newest = waiting, self.db.newest_message() if waiting else None
+        self.timed_out = False
+        while left:
+            if time.monotonic() - start >= self.args.drain_timeout:
+                self.timed_out = True  # still moving, but for longer than the wait allows
+                break
             time.sleep(0.1)
-            now_left = self.waiting()
+            now_left, now_newest = self.waiting(), self.db.newest_message()
             if now_left != left:
                 left, last_change = now_left, time.monotonic()
-            elif time.monotonic() - last_change > stall:
+            if now_newest != newest or last_change > last_move:
+                newest, last_move = now_newest, time.monotonic()
+            elif time.monotonic() - last_move > stall:
                 self.stuck |= left  # claimed by a worker that was killed, most likely: not waited for again
                 break
         self.drained_dms += sum(self.dms_by_digest.get(digest, 0) for digest in waiting - left)
@@ -255,8 +371,9 @@ class Benchmark:
     def report(self) -> None:
         medians = {name: statistics.median(r.rate * events for r in self.results[name])
                    for name, _, events, _ in PHASES}
+        setup = "one gevent worker, SQLite" if self.setup.default else self.setup.label()
         print(f"\nmedians over {self.args.rounds} rounds ({self.args.seconds:g} s per phase, "
-              f"{self.args.concurrency} connections, one gevent worker, SQLite):")
+              f"{self.args.concurrency} connections, {setup}):")
         for name, *_ in PHASES:
             print(f"  {name:<12} {medians[name]:>9,.0f} DMs/s")
         single_ratio = _median_ratio(self.results["single"], self.results["bare ×1"])
@@ -285,7 +402,10 @@ class Benchmark:
                   f"processed in {self.drained_seconds:.1f} s while no load ran)")
         elif not self.stuck:  # too little was ever left over to time it meaningfully
             print(f"  kept up with the load: at most {self.largest_backlog:,} deliveries waiting when a phase ended")
-        if self.db.count_waiting():
+        if self.timed_out:
+            print(f"  {self.db.count_waiting():,} deliveries still waiting when the wait ran out "
+                  f"(--drain-timeout {self.args.drain_timeout:g} s)")
+        elif self.db.count_waiting():
             print(f"  {self.db.count_waiting():,} deliveries stopped moving (claimed by a worker that was killed?)")
         self.new_restarts()
 
@@ -299,7 +419,7 @@ def _mark(met: bool) -> str:
     return "PASS" if met else "MISS"
 
 
-def server_environment(workdir: Path, database_url: str, ingest_only: bool) -> dict:
+def server_environment(workdir: Path, database_url: str, ingest_only: bool, redis_url: str | None = None) -> dict:
     env = {
         **os.environ,
         "DATABASE_URL": database_url, "INSTANCE_PATH": str(workdir),
@@ -310,22 +430,34 @@ def server_environment(workdir: Path, database_url: str, ingest_only: bool) -> d
         # Nothing leaves the machine: a Graph call (profile, bot greeting) fails at once on a closed port.
         "META_GRAPH_URL": "http://127.0.0.1:9/",
     }
+    env.pop("REDIS_URL", None)  # only what --redis-url says: the figures are labelled with it
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     if ingest_only:
         env.update(WEBHOOK_PROCESSING="off", DIRETO_WORKERS="0")
     return env
 
 
 def run(args, workdir: Path) -> Benchmark:
-    database_path = workdir / "direto.sqlite3"
-    database_url = f"sqlite:///{database_path}"
-    env = server_environment(workdir, database_url, args.ingest_only)
-    prepare_database(workdir, database_url, env)
-    server = Server(workdir, env)
+    setup = setup_in(args)
+    with database_for(workdir, setup, args.keep) as (database_url, shown):
+        env = server_environment(workdir, database_url, args.ingest_only, setup.redis_url)
+        prepare_database(workdir, database_url, env)
+        database = Database(database_url)
+        try:
+            return _run(args, workdir, env, database, setup, shown)
+        finally:
+            database.close()  # before the schema goes
+
+
+def _run(args, workdir: Path, env: dict, database: Database, setup: Setup, shown: str) -> Benchmark:
+    server = Server(workdir, env, setup.workers)
     with server:
         server.wait_until_healthy()
-        bench = Benchmark(args, server, Database(database_path))
-        print(f"server: gunicorn, 1 gevent worker, pid {server.process.pid}, http://127.0.0.1:{server.address[1]}"
-              f", background processing {'off' if args.ingest_only else 'as configured'}; database {database_path}")
+        bench = Benchmark(args, server, database, setup)
+        print(f"server: gunicorn, {setup.gunicorn()}, pid {server.process.pid}, http://127.0.0.1:{server.address[1]}"
+              f", background processing {'off' if args.ingest_only else 'as configured'}; database {shown}"
+              + (f"; redis {without_password(setup.redis_url)}" if setup.redis_url else ""))
         print(f"  {'round':>5}  {'phase':<12} {'accepted':>8} {'req/s':>9} {'DMs/s':>9} {'p50 ms':>7}"
               f" {'p99 ms':>7} {'client':>7} {'non-200':>7}")
         for number in range(1, args.rounds + 1):
@@ -346,8 +478,11 @@ def main(argv=None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=120, help="longest wait for processing (s)")
     parser.add_argument("--ingest-only", action="store_true",
                         help="no background processing in the server: what storing costs, without its competition")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary folder (database, server log), and the PostgreSQL schema")
+    add_setup_options(parser)
     args = parser.parse_args(argv)
+    args.setup = setup_of(parser, args)
     bench = in_workdir(run, args, "direto-bench-")
     if bench is None:
         return 1
