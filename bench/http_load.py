@@ -256,3 +256,20 @@ def entry_point(main: Callable[[], int]) -> None:
         sys.exit(main())
     except KeyboardInterrupt:
         sys.exit("interrupted (the server was stopped)")
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def signed_in_cookie(base_url: str, email: str, password: str) -> str:
+    """Sign in through the login form as a browser does (CSRF token from the page); the Cookie header to reuse.
+    Raises RuntimeError when the form does not let us in."""
+    import requests
+
+    with requests.Session() as session:
+        token = CSRF_META.search(session.get(f"{base_url}/login", timeout=30).text).group(1)
+        answer = session.post(f"{base_url}/login", data={"email": email, "password": password, "csrf_token": token},
+                              allow_redirects=False, timeout=30)
+        if answer.status_code != 302:
+            raise RuntimeError(f"signing in failed: {answer.status_code}")
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import JSON, create_engine, text
 
-from http_load import entry_point, in_workdir
+from http_load import entry_point, in_workdir, signed_in_cookie
 from webhook_ingest import (ACCOUNT_ID, APP_SECRET, Server, Setup, add_setup_options, database_for, prepare_database,
                             server_environment, setup_in, setup_of, without_password)
 
@@ -42,7 +42,6 @@ from webapp.meta.signatures import sign
 
 TARGET_P99_MS = 50.0
 ADMIN_EMAIL, ADMIN_PASSWORD = "bench@direto.local", "bench password 42"
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 NUMBERED = re.compile(r"#bench-(\d+)")
 
 
@@ -107,17 +106,8 @@ def start_server(workdir: Path, extra_env: dict | None = None, customers: int = 
 
 
 def session_cookie(address: tuple[str, int]) -> str:
-    """Sign in once, as a browser does (CSRF token from the page); the Cookie header to reuse."""
-    import requests
-
-    base = f"http://{address[0]}:{address[1]}"
-    session = requests.Session()
-    token = CSRF_META.search(session.get(f"{base}/login", timeout=30).text).group(1)
-    answer = session.post(f"{base}/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token},
-                          allow_redirects=False, timeout=30)
-    if answer.status_code != 302:
-        raise RuntimeError(f"sign-in failed: {answer.status_code}")
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+    """Sign in once as the benchmark's admin; the Cookie header to reuse."""
+    return signed_in_cookie(f"http://{address[0]}:{address[1]}", ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
 def stream_request(address: tuple[str, int], cookie: str) -> bytes:

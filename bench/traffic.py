@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from http_load import signed_in_cookie
 from services import Failure
 from webapp.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET
 from webapp.meta.client import LOGIN_SCOPES, WEBHOOK_FIELDS
@@ -29,7 +30,6 @@ CUSTOMERS = ("ana", "bruno", "carla", "diego", "erica", "fabio")  # the sandbox'
 BUSINESS = "loja.demo"
 TEXT = "fault-run {:06d}"
 NUMBERED = re.compile(r"fault-run (\d{6})")
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 SSE_RETRY = 1.0  # seconds before the page reconnects (a browser waits about that, or what `retry:` says)
 
@@ -152,14 +152,11 @@ class Load:
 
 
 def sign_in(url: str) -> str:
-    """Sign in through the login form as a browser does (CSRF token from the page); the Cookie header."""
-    session = requests.Session()
-    token = CSRF_META.search(session.get(f"{url}/login", timeout=30).text).group(1)
-    answer = session.post(f"{url}/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token},
-                          allow_redirects=False, timeout=30)
-    if answer.status_code != 302:
-        raise Failure(f"signing in failed: {answer.status_code}")
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+    """Sign in through the login form as the run's admin; the Cookie header."""
+    try:
+        return signed_in_cookie(url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    except RuntimeError as error:
+        raise Failure(str(error)) from None
 
 
 class EventStream:

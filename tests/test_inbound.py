@@ -283,11 +283,11 @@ def test_deliveries_the_database_went_away_under_are_handed_back_once_it_answers
                                          headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
     real, calls = processor.process, []
 
-    def database_goes_away(delivery_id, app, now=None):
+    def database_goes_away(delivery_id, app, **options):
         calls.append(delivery_id)
         if len(calls) == 1:
             raise OperationalError("UPDATE webhook_deliveries", {}, Exception("the database system is shutting down"))
-        return real(delivery_id, app, now)
+        return real(delivery_id, app, **options)
 
     monkeypatch.setattr(processor, "process", database_goes_away)
     with inbox_app.app_context():
@@ -321,6 +321,31 @@ def test_inline_processing_waits_for_another_process_that_took_the_delivery_firs
         assert processor.process_now(delivery_id, inbox_app) == DeliveryStatus.PROCESSED
     other.join(30)
     assert [m.text for m in conversation(inbox_app) if m.direction == "in"] == ["Oi"]
+
+
+def test_a_delivery_that_breaks_processing_fails_alone_and_the_batch_goes_on(inbox_app, shop, test_settings,
+                                                                             monkeypatch):
+    """A bug is not an outage: the broken delivery is marked failed (retried later), the others are processed."""
+    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
+    for mid, text in (("m-1", "Oi"), ("m-2", "Tudo bem?")):
+        body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
+            customer({"mid": mid, "text": text})]}]}).encode()
+        assert stored.test_client().post("/webhooks/instagram", data=body,
+                                         headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+    real = processor.Routes.connection
+
+    def broken_for_the_first(self, event):
+        if event.mid == "m-1":
+            raise ValueError("a bug in routing")
+        return real(self, event)
+
+    monkeypatch.setattr(processor.Routes, "connection", broken_for_the_first)
+    with inbox_app.app_context():
+        assert processor.drain(inbox_app) == 2
+        assert processor.drain(inbox_app) == 0  # no busy loop on the broken one: it waits for its backoff
+    first, second = rows(inbox_app, WebhookDelivery)
+    assert first.status == DeliveryStatus.FAILED and "a bug in routing" in first.error and first.next_attempt_at
+    assert second.status == DeliveryStatus.PROCESSED
 
 
 # ---- anything at all ----------------------------------------------------------------------------------------

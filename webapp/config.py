@@ -113,6 +113,8 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
             "pool_size": int(get("DATABASE_POOL_SIZE", 10)),
             "max_overflow": int(get("DATABASE_MAX_OVERFLOW", 10)),
             "pool_timeout": float(get("DATABASE_POOL_TIMEOUT", 10)),
+            # An unreachable host must fail fast (webhooks then wait on disk), not past Meta's 20 s.
+            "connect_args": {"connect_timeout": int(get("DATABASE_CONNECT_TIMEOUT", 5))},
         },
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: long agent shifts
         "BABEL_DEFAULT_LOCALE": "pt_BR",

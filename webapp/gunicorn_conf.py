@@ -20,10 +20,16 @@ def post_worker_init(worker):
     from webapp.events import stream
 
     stream.stop_when(worker.wsgi, lambda: not worker.alive)  # open live streams end at once on shutdown
-    if os.environ.get("DIRETO_WORKERS", "1") != "0":
-        from webapp.core import workers
+    from webapp.core import workers
 
+    if os.environ.get("DIRETO_WORKERS", "1") != "0":
         workers.start_all(worker.wsgi)  # webhook processing, sending, downloads: picks up what was left at once
+    else:
+        from webapp.webhooks import spool
+
+        # Webhooks this process answered while the database was away wait on this machine's disk: only a process
+        # of this machine can move them, so even a web-only one does.
+        workers.start_all(worker.wsgi, only=(spool.WORKER,))
     if os.environ.get("DIRETO_SCHEDULER", "1") != "0":
         from webapp.scheduler.loop import Scheduler
 

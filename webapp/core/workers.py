@@ -98,9 +98,9 @@ class Worker:
         self.woken.set()
 
 
-def start_all(app: Flask) -> None:
+def start_all(app: Flask, only: tuple[str, ...] | None = None) -> None:
     for name, (drain, idle) in _registry.items():
-        if name not in _running:
+        if name not in _running and (only is None or name in only):
             _running[name] = Worker(app, name, drain, idle).start()
 
 

@@ -13,7 +13,6 @@ import logging
 import random
 import secrets
 import threading
-import time
 from collections.abc import Callable
 
 import redis
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "direto:live-events"
 BACKOFF_FIRST = 0.5  # seconds before the first reconnect; doubled each failure, up to BACKOFF_MAX, with jitter
 BACKOFF_MAX = 30.0
-PUBLISH_PAUSE = 1.0  # after a failed publish, seconds without trying (a dead Redis must not slow every commit)
+PUBLISH_PAUSE = 1.0  # after a failed publish, seconds before the next try
 TIMEOUT = 2.0  # connect and write timeout: Redis answers in well under a millisecond when it is up
 LISTEN_WAIT = 1.0  # seconds the subscriber waits for a message before looking at whether it was stopped
 
@@ -46,7 +45,9 @@ class Relay:
         self._publisher = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        self._quiet_until = 0.0
+        self._to_publish = threading.Event()
+        self._publisher_thread: threading.Thread | None = None
+        self.published = 0  # messages sent
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self.connected = threading.Event()  # the subscriber listens now
@@ -56,15 +57,29 @@ class Relay:
     # -- out
 
     def publish(self) -> None:
-        """Tell every other process that new events are committed. Never raises: the change is committed already,
-        and the other processes find the events by polling anyway."""
-        if time.monotonic() < self._quiet_until:
-            return
-        try:
-            self._publisher.publish(self.channel, self.origin)
-        except redis.RedisError as error:
-            self._quiet_until = time.monotonic() + PUBLISH_PAUSE
-            log.warning("could not publish a live event on Redis (%s); other processes will poll", error)
+        """Tell every other process that new events are committed. Called in the committing greenlet, so it only
+        raises a flag: the publisher sends one message for however many commits raised it meanwhile, and a Redis
+        that hangs holds back nobody's commit. The other processes find the events by polling anyway."""
+        self._to_publish.set()
+        if self._publisher_thread is None:
+            with self._lock:
+                if self._publisher_thread is None:
+                    self._publisher_thread = threading.Thread(target=self._publish_loop, name="direto-redis-publish",
+                                                              daemon=True)
+                    self._publisher_thread.start()
+
+    def _publish_loop(self) -> None:
+        while not self._stopped.is_set():
+            self._to_publish.wait(LISTEN_WAIT)
+            if not self._to_publish.is_set():
+                continue
+            self._to_publish.clear()
+            try:
+                self._publisher.publish(self.channel, self.origin)
+                self.published += 1
+            except redis.RedisError as error:
+                log.warning("could not publish a live event on Redis (%s); other processes will poll", error)
+                self._stopped.wait(PUBLISH_PAUSE)  # a dead Redis is not knocked at for every commit
 
     def ping(self) -> str:
         """"ok", or what went wrong (the health check's word on Redis)."""
@@ -129,7 +144,7 @@ class Relay:
                     self.received += 1
                     if message.get("data") != self.origin:
                         self._wake()
-            except (redis.RedisError, OSError) as error:
+            except Exception as error:  # Redis's errors, and any surprise: the subscriber must never end
                 self.connected.clear()
                 failures += 1
                 delay = backoff(failures)

@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_, select, update
 
 from webapp.connections.models import Connection
 from webapp.core import workers
-from webapp.database import utcnow
+from webapp.database import UNAVAILABLE, utcnow
 from webapp.extensions import db
 from webapp.messages import inbound
 from webapp.webhooks import parse
@@ -79,7 +79,27 @@ class Routes:
         return None
 
 
-def process(delivery_id: int, app: Flask, now: dt.datetime | None = None) -> DeliveryStatus:
+class Claim:
+    """The deliveries one drain step claimed, at one time: renewed as the work goes, so no other process takes the
+    ones still to do as stale, and handed back as they were claimed (never another process's newer claim)."""
+
+    def __init__(self, ids: list[int], at: dt.datetime):
+        self.ids, self.at, self.renewed = list(ids), at, time.monotonic()
+
+    def keep(self) -> None:
+        """Called between units of work: renews the claim of what is left once a third of STALE_CLAIM went by."""
+        if time.monotonic() - self.renewed < STALE_CLAIM.total_seconds() / 3 or not self.ids:
+            return
+        now = utcnow()
+        db.session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id.in_(self.ids), WebhookDelivery.status == DeliveryStatus.PROCESSING,
+            WebhookDelivery.claimed_at == self.at).values(claimed_at=now))
+        db.session.commit()
+        self.at, self.renewed = now, time.monotonic()
+
+
+def process(delivery_id: int, app: Flask, now: dt.datetime | None = None, claim_kept: Claim | None = None
+            ) -> DeliveryStatus:
     """Record every event of one claimed delivery and mark how it ended."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
     now = now or utcnow()
@@ -88,13 +108,9 @@ def process(delivery_id: int, app: Flask, now: dt.datetime | None = None) -> Del
     except (ValueError, RecursionError) as error:  # the endpoint checked it; a stored body can still surprise
         return _finish(delivery_id, DeliveryStatus.IGNORED, f"unreadable body: {type(error).__name__}")
     routes, failures, outcomes, unknown = Routes(), [], [], set()
-    renewed = time.monotonic()
     for event in parsed.events:
-        if time.monotonic() - renewed > STALE_CLAIM.total_seconds() / 3:  # still ours: nobody takes it over
-            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                               .values(claimed_at=utcnow()))
-            db.session.commit()
-            renewed = time.monotonic()
+        if claim_kept is not None:
+            claim_kept.keep()  # a long delivery (profile lookups on a slow Graph) stays ours
         connection = routes.connection(event)
         if connection is None:
             unknown.add(event.account_id)
@@ -126,35 +142,40 @@ def _finish(delivery_id: int, status: DeliveryStatus, note: str | None, now: dt.
     return status
 
 
-# Deliveries this process claimed and could not finish because the database went away: handed back (pending)
-# once it answers, so they wait seconds, not STALE_CLAIM.
-_abandoned: set[int] = set()
+# Deliveries this process claimed and could not finish because the database went away, with the time of our
+# claim: handed back (pending) once it answers, so they wait seconds, not STALE_CLAIM.
+_abandoned: dict[int, dt.datetime] = {}
 
 
 def _hand_back_abandoned() -> None:
-    if not _abandoned:
-        return
-    ids = sorted(_abandoned)
-    db.session.execute(update(WebhookDelivery)
-                       .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.PROCESSING)
-                       .values(status=DeliveryStatus.PENDING, claimed_at=None))
-    db.session.commit()
-    _abandoned.difference_update(ids)
+    for delivery_id, claimed_at in sorted(_abandoned.items()):
+        db.session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.PROCESSING,
+            WebhookDelivery.claimed_at == claimed_at).values(status=DeliveryStatus.PENDING, claimed_at=None))
+        db.session.commit()
+        del _abandoned[delivery_id]
 
 
 def drain(app: Flask, limit: int = BATCH) -> int:
     """The background worker's step: claim a batch of deliveries and process them; 0 when none was waiting."""
     _hand_back_abandoned()
-    claimed = claim(utcnow(), limit)
-    for position, delivery_id in enumerate(claimed):
+    now = utcnow()
+    claimed = Claim(claim(now, limit), now)
+    count = len(claimed.ids)
+    while claimed.ids:
+        delivery_id = claimed.ids.pop(0)
         try:
-            process(delivery_id, app)
-        except Exception:  # the database went away mid-way: this one and the rest go back once it answers
+            process(delivery_id, app, claim_kept=claimed)
+        except UNAVAILABLE:  # the database went away mid-way: this one and the rest go back once it answers
             db.session.rollback()
             log.exception("webhook delivery %s could not be processed", delivery_id)
-            _abandoned.update(claimed[position:])
+            _abandoned.update(dict.fromkeys([delivery_id, *claimed.ids], claimed.at))
             break
-    return len(claimed)
+        except Exception as error:  # a bug, not an outage: that delivery fails (retried with backoff), not the rest
+            db.session.rollback()
+            log.exception("webhook delivery %s failed", delivery_id)
+            _finish(delivery_id, DeliveryStatus.FAILED, f"{type(error).__name__}: {error}"[:2000])
+    return count
 
 
 INLINE_WAIT = 10.0  # seconds the inline mode waits for another process that took the same delivery first

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -34,8 +35,9 @@ def keep(body: bytes) -> Path:
     target = folder(current_app)
     target.mkdir(parents=True, exist_ok=True)
     path = target / (hashlib.sha256(body).hexdigest() + SUFFIX)
-    temporary = path.with_suffix(f".{os.getpid()}.partial")
-    with open(temporary, "wb") as file:
+    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+    # Customers' messages: readable by the service only.
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
         file.write(body)
         file.flush()
         os.fsync(file.fileno())
@@ -45,17 +47,21 @@ def keep(body: bytes) -> Path:
         os.fsync(directory)  # the rename itself survives a power loss
     finally:
         os.close(directory)
-    workers.wake(WORKER)  # it retries at once, and then every few seconds until the database answers
-    return path
+    return path  # the worker looks every few seconds, and moves it once the database answers
 
 
 def waiting(app: Flask) -> list[Path]:
     """Spooled deliveries, oldest first."""
+    found = []
     try:
-        paths = list(folder(app).glob("*" + SUFFIX))
+        for path in folder(app).glob("*" + SUFFIX):
+            try:
+                found.append((path.stat().st_mtime, path))
+            except FileNotFoundError:  # moved by another process of this machine meanwhile
+                continue
     except FileNotFoundError:
         return []
-    return sorted(paths, key=lambda path: path.stat().st_mtime if path.exists() else 0)
+    return [path for _, path in sorted(found)]
 
 
 def drain(app: Flask, limit: int = BATCH) -> int:
