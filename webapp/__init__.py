@@ -102,7 +102,8 @@ def register_workers(app: Flask) -> None:
 
     # Each is woken right after a commit that gives it work; the idle poll only picks up what another process
     # left behind (the scheduler's sweep covers that too).
-    workers.register(processor.WORKER, processor.drain, idle=5.0)
+    if app.config["WEBHOOK_PROCESSING"] == "background":  # inline: the request does it; off: only the sweep
+        workers.register(processor.WORKER, processor.drain, idle=5.0)
     workers.register(outbound.SENDER, sender.drain, idle=30.0)
     workers.register(inbound.MEDIA_WORKER, media.drain, idle=30.0)
     # Deliveries kept on disk while the database was away: retried every few seconds until it answers.

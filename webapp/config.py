@@ -147,6 +147,9 @@ def load(instance_path: str | os.PathLike, environ=None, overrides: dict | None 
         "SSE_POLL": float(get("SSE_POLL", 2)),
         # The scheduler's lease: renewed every tick by the process holding it, taken over by another process once
         # it expires (its holder died), so a dead holder is replaced within SCHEDULER_LEASE_SECONDS.
+        # Unset: each background worker looks for work other processes left every few seconds (webhooks 5 s,
+        # sends and media 30 s). Set: that many seconds for all of them.
+        "BACKGROUND_POLL_SECONDS": get("BACKGROUND_POLL_SECONDS"),
         "SCHEDULER_TICK_SECONDS": float(get("SCHEDULER_TICK_SECONDS", 5)),
         "SCHEDULER_LEASE_SECONDS": float(get("SCHEDULER_LEASE_SECONDS", 30)),
     }

@@ -81,10 +81,14 @@
     refetch(ticketId + "/head", head).then(function (fresh) {
       var composer = document.getElementById("composer-" + ticketId);
       if (fresh && composer && fresh.dataset.composerState !== composer.dataset.state) {
-        var draft = composer.querySelector("textarea[name=text]").value;
         refetch(ticketId + "/composer", composer).then(function (form) {
-          if (!form) return;
-          form.querySelector("textarea[name=text]").value = draft;  // what the agent was writing stays
+          var text = form && form.querySelector("textarea[name=text]");
+          if (!text) return;
+          // What the agent was writing stays, and whether as a comment: read from the replaced composer at the
+          // moment of the swap, so nothing typed while the new one was on its way is lost.
+          text.value = composer.querySelector("textarea[name=text]").value;
+          var comment = form.querySelector("input[name=mode][value=comment]");
+          if (comment && composer.querySelector("input[name=mode][value=comment]").checked) comment.checked = true;
           modeChanged(form);
         });
       }

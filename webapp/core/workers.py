@@ -99,9 +99,12 @@ class Worker:
 
 
 def start_all(app: Flask, only: tuple[str, ...] | None = None) -> None:
+    """Start the registered workers; BACKGROUND_POLL_SECONDS, when set, replaces every idle poll (the tests' live
+    server sets it long: it then works only on what it was woken for, never on the tests' own rows)."""
+    poll = app.config.get("BACKGROUND_POLL_SECONDS")
     for name, (drain, idle) in _registry.items():
         if name not in _running and (only is None or name in only):
-            _running[name] = Worker(app, name, drain, idle).start()
+            _running[name] = Worker(app, name, drain, float(poll) if poll else idle).start()
 
 
 def stop_all() -> None:
