@@ -127,7 +127,9 @@ def test_sílvia_closes_and_the_next_message_opens_a_new_ticket(page, screen, br
     sign_in(page, silvia["email"])
     page.goto("/")
     page.evaluate("window.stillTheSamePage = true")
-    page.locator(".ticket-row", has_text="Ana Souza").click()
+    # The sandbox delivers, the live server processes and the bot routes in the background: on a busy machine the
+    # row may take longer than the default 10 s to arrive (live, without a reload).
+    page.locator(".ticket-row", has_text="Ana Souza").click(timeout=30_000)
     conversation = page.locator(".conversation")
     conversation.get_by_role("button", name="Atender").click()
     expect(conversation.get_by_text("Sílvia assumiu o chamado")).to_be_visible()
