@@ -270,17 +270,22 @@ def test_a_delivery_stored_but_never_processed_is_processed_later(inbox_app, sho
     assert len(conversation(inbox_app)) == 2  # the message and the bot's greeting, once
 
 
+def store_unprocessed(test_settings, *messages):
+    """Each (mid, text) as its own signed delivery, stored by a process that does not process them."""
+    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
+    for mid, text in messages:
+        body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
+            customer({"mid": mid, "text": text})]}]}).encode()
+        assert stored.test_client().post("/webhooks/instagram", data=body,
+                                         headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+
+
 def test_deliveries_the_database_went_away_under_are_handed_back_once_it_answers(inbox_app, shop, test_settings,
                                                                                  monkeypatch):
     """A PostgreSQL restart in the middle of a batch: its deliveries wait seconds, not until their claim is stale."""
     from sqlalchemy.exc import OperationalError
 
-    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
-    for mid, text in (("m-1", "Oi"), ("m-2", "Tudo bem?")):
-        body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
-            customer({"mid": mid, "text": text})]}]}).encode()
-        assert stored.test_client().post("/webhooks/instagram", data=body,
-                                         headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+    store_unprocessed(test_settings, ("m-1", "Oi"), ("m-2", "Tudo bem?"))
     real, calls = processor.process, []
 
     def database_goes_away(delivery_id, app, **options):
@@ -302,11 +307,7 @@ def test_inline_processing_waits_for_another_process_that_took_the_delivery_firs
     """Inline mode promises the delivery is done when the answer leaves, even if a worker elsewhere claimed it."""
     import threading
 
-    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
-    body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
-        customer({"mid": "m-1", "text": "Oi"})]}]}).encode()
-    assert stored.test_client().post("/webhooks/instagram", data=body,
-                                     headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+    store_unprocessed(test_settings, ("m-1", "Oi"))
     with inbox_app.app_context():
         [delivery_id] = processor.claim(utcnow())  # another process's worker got there first
 
@@ -326,12 +327,7 @@ def test_inline_processing_waits_for_another_process_that_took_the_delivery_firs
 def test_a_delivery_that_breaks_processing_fails_alone_and_the_batch_goes_on(inbox_app, shop, test_settings,
                                                                              monkeypatch):
     """A bug is not an outage: the broken delivery is marked failed (retried later), the others are processed."""
-    stored = create_app({**test_settings, "FACEBOOK_CLIENT_SECRET": SECRET, "WEBHOOK_PROCESSING": "off"})
-    for mid, text in (("m-1", "Oi"), ("m-2", "Tudo bem?")):
-        body = json.dumps({"object": "instagram", "entry": [{"id": ACCOUNT, "time": ms(NOW), "messaging": [
-            customer({"mid": mid, "text": text})]}]}).encode()
-        assert stored.test_client().post("/webhooks/instagram", data=body,
-                                         headers={"X-Hub-Signature-256": sign(body, SECRET)}).status_code == 200
+    store_unprocessed(test_settings, ("m-1", "Oi"), ("m-2", "Tudo bem?"))
     real = processor.Routes.connection
 
     def broken_for_the_first(self, event):
