@@ -29,7 +29,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, make_url, text
@@ -101,28 +100,13 @@ def database_for(workdir: Path, setup: Setup, keep: bool = False):
         path = workdir / "direto.sqlite3"
         yield f"sqlite:///{path}", str(path)
         return
-    from webapp.config import normalise_database_url
+    from webapp.database import throwaway_schema
 
-    url = normalise_database_url(setup.database_url)
-    schema = f"direto_bench_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in url else "?"
-        shown = f"{without_password(setup.database_url)}, schema {schema}"
-        try:
-            # Every connection, the server's and ours, works inside the throwaway schema (as tests/conftest.py).
-            yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}", shown
-        finally:
-            if keep:
-                print(f'kept: schema {schema} (DROP SCHEMA "{schema}" CASCADE removes it)')
-            else:
-                with admin.connect() as conn:
-                    conn.execute(text("SET lock_timeout = '30s'"))  # a server left running fails it, not hangs it
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    # Every connection, the server's and ours, works inside the throwaway schema.
+    with throwaway_schema(setup.database_url, "direto_bench", keep=keep) as (url, schema):
+        yield url, f"{without_password(setup.database_url)}, schema {schema}"
+        if keep:
+            print(f'kept: schema {schema} (DROP SCHEMA "{schema}" CASCADE removes it)')
 
 
 def without_password(url: str) -> str:

@@ -15,15 +15,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
 
 from webapp import create_app
 from webapp.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET
+from webapp.database import throwaway_schema
 from webapp.extensions import db
 from webapp.team import directory
 from webapp.team.models import Role
@@ -48,19 +47,9 @@ def database_url(tmp_path_factory):
     if not url:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'direto-test.sqlite3'}"
         return
-    from webapp.config import normalise_database_url
-
-    url = normalise_database_url(url)
-    schema = f"direto_test_{secrets.token_hex(4)}"
-    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
     # Every connection, ours and the live server's, works inside the throwaway schema.
-    yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin_engine.dispose()
+    with throwaway_schema(url, "direto_test") as (scoped, _):
+        yield scoped
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,6 @@ import os
 import queue
 import secrets
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -129,25 +127,3 @@ def test_a_dropped_subscriber_reconnects_and_wakes_to_catch_up(channel):
         assert heard(wakes) == [2]
     finally:
         here.stop()
-
-
-def test_psycopg_imported_before_gevent_is_refused(test_settings, tmp_path):
-    """Under gevent a blocking psycopg would freeze every request of a worker during each query: refuse to start."""
-    script = (
-        "import sys, psycopg\n"
-        "from gevent import monkey\n"
-        "monkey.patch_all()\n"
-        "from webapp import create_app\n"
-        "try:\n"
-        f"    create_app({{'SQLALCHEMY_DATABASE_URI': 'postgresql+psycopg://nobody@127.0.0.1:9/none',"
-        f" 'INSTANCE_PATH': {str(tmp_path)!r}}})\n"
-        "except RuntimeError as error:\n"
-        "    print(error)\n"
-        "    sys.exit(3)\n"
-    )
-    late = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert late.returncode == 3, late.stderr
-    assert "before gevent's monkey patch" in late.stdout
-    in_order = subprocess.run([sys.executable, "-c", script.replace("import sys, psycopg\n", "import sys\n")],
-                              capture_output=True, text=True, timeout=60)
-    assert in_order.returncode == 0, in_order.stdout + in_order.stderr

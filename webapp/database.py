@@ -3,7 +3,11 @@ PostgreSQL's driver cooperates with gevent."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import Enum as SAEnum
@@ -97,3 +101,28 @@ def check_driver_cooperates(database_url: str) -> None:
     if waiting.wait is getattr(waiting, "wait_c", None):
         raise RuntimeError("psycopg was imported before gevent's monkey patch, so its waits would block every "
                            "greenlet: import gevent and call monkey.patch_all() first (wsgi.py does)")
+
+
+@contextmanager
+def throwaway_schema(url: str, prefix: str, keep: bool = False) -> Iterator[tuple[str, str]]:
+    """For tests and benchmarks on a shared PostgreSQL database: a new schema, and a URL whose every connection (this
+    process's and any server's given it) works inside it; dropped at the end unless `keep`. Yields (url, schema)."""
+    from sqlalchemy import create_engine, text
+
+    from webapp.config import normalise_database_url
+
+    url = normalise_database_url(url)
+    schema = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}", schema
+        finally:
+            if not keep:
+                with admin.connect() as conn:
+                    conn.execute(text("SET lock_timeout = '30s'"))
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

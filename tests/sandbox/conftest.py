@@ -117,26 +117,17 @@ def seeded_sqlite(tmp_path_factory):
 def database_url(tmp_path, seeded_sqlite):
     """SQLite in a temporary folder; with TEST_DATABASE_URL, a throwaway schema in that PostgreSQL database."""
     import os
-    import secrets
     import shutil
-    from urllib.parse import quote
-
-    from sqlalchemy import create_engine, text
 
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         shutil.copyfile(seeded_sqlite, tmp_path / "sandbox.sqlite3")
         yield f"sqlite:///{tmp_path / 'sandbox.sqlite3'}"
         return
-    url = url.replace("postgres://", "postgresql+psycopg://", 1).replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"sandbox_test_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    from webapp.database import throwaway_schema
+
+    with throwaway_schema(url, "sandbox_test") as (scoped, _):
+        yield scoped
 
 
 @pytest.fixture
